@@ -1,0 +1,551 @@
+"""cartservice.cart.v1.CartService: translate, validate, call the domain, answer.
+
+Every change runs in one unit of work: the cart is loaded row-locked (so concurrent changes to
+one cart queue up instead of overwriting each other), one function of
+server.domain.cart_operations changes it, and the transaction commits before the answer is built.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from cartservice.cart.v1 import cart_pb2 as resources
+from cartservice.cart.v1 import cart_service_pb2 as pb
+from cartservice.cart.v1 import cart_service_pb2_grpc
+from server.api import convert
+from server.api.checkout import cart_checkout
+from server.api.validation import Violations, rule_for
+from server.domain import cart_operations as ops
+from server.domain.cart_operations import Stamp
+from server.domain.model import Cart
+from server.domain.pricing import price_cart
+from server.store.unit_of_work import UnitOfWorkFactory
+
+T = TypeVar("T")
+Context = grpc.aio.ServicerContext
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+CART_PATCHABLE = ("accounts_id", "status", "type")
+ITEM_PATCHABLE = (
+    "quantity", "quantity_v2", "fulfillment_date", "shipping", "address", "custom_properties", "skus",
+)  # fmt: skip
+ADDRESS_PATCHABLE = tuple(
+    f for f in resources.Address.DESCRIPTOR.fields_by_name if f not in ("id", "address_version")
+)
+SHIPPING_PATCHABLE = ("type", "selected_method", "delivery_on_or_before", "delivery_instructions")
+PAYMENT_PATCHABLE = (
+    "payment_id", "payment_item_id", "transaction_id", "amount", "currency", "payment_type",
+)  # fmt: skip
+OTHER_CHARGE_PATCHABLE = (
+    "name", "description", "item_id", "charge_value", "charge_against", "taxable", "type",
+    "charge_type", "charge_source", "charge_value_overridable", "waive_overridable",
+    "waived_by_default",
+)  # fmt: skip
+LOYALTY_PATCHABLE = ("value", "points", "type", "value_type")
+
+# The seed's answer to each delete: (responseCode, responseMessage).
+DELETE_RECEIPTS: dict[type, tuple[str, str]] = {
+    pb.DeleteCartResponse: ("PRCRDEL0000", "Cart deleted successfully."),
+    pb.DeleteCartAddressResponse: ("PRADDEL0000", "Cart Address deleted successfully."),
+    pb.DeleteCartItemResponse: ("PRITDEL0000", "Cart Item deleted successfully."),
+    pb.DeleteCartItemPropertiesResponse: ("PRIPDEL0000", "Cart Item properties deleted successfully."),
+    pb.DeleteCartPaymentResponse: ("PRPYDEL0000", "Cart payment deleted successfully."),
+    pb.DeleteCartPropertiesResponse: ("PRCPDEL0000", "Cart properties deleted successfully."),
+    pb.DeleteCartShippingResponse: ("PRSHDEL0000", "Cart Shipping Deleted successfully."),
+    pb.DeleteCommunicationPreferenceResponse: (
+        "PRC1DEL0000",
+        "Cart Communication Preference deleted successfully.",
+    ),
+    pb.DeleteOtherChargesResponse: ("PROCDEL0000", "Other Charges deleted successfully."),
+    pb.DeletePromotionResponse: ("PRPRDEL0000", "Cart promotion deleted successfully."),
+    pb.DeleteLoyaltyRewardsResponse: ("PRLYDEL0000", "LoyaltyRewards deleted successfully."),
+}
+
+
+def epoch_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def require_ids(**ids: int) -> None:
+    violations = Violations()
+    for name, value in ids.items():
+        violations.check_positive_id(name, value)
+    violations.raise_if_any()
+
+
+class Reader:
+    """Reads the parts of one request, collecting every violation before any work is done."""
+
+    def __init__(self, request: Any, **ids: int) -> None:
+        self.request = request
+        self.violations = Violations()
+        for name, value in ids.items():
+            self.violations.check_positive_id(name, value)
+
+    def field(self, name: str) -> Any:
+        return convert.read_field(self.request, name, name, self.violations)
+
+    def message(self, name: str) -> Any:
+        return convert.from_proto(getattr(self.request, name), name, self.violations)
+
+    def patch(self, name: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+        return convert.changes_from_mask(
+            getattr(self.request, name), self.request.update_mask, allowed, name, self.violations
+        )
+
+    def done(self) -> None:
+        self.violations.raise_if_any()
+
+
+class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
+    def __init__(self, units: UnitOfWorkFactory, clock: Callable[[], int] = epoch_ms) -> None:
+        self._units = units
+        self._clock = clock
+
+    # ---- plumbing ----
+
+    def _stamp(self, cart: Cart) -> Stamp:
+        # Until callers are authenticated, the cart's owner is the one who acts on it.
+        return Stamp(actor=cart.user_id, now_ms=self._clock())
+
+    async def _change(self, cart_id: int, operation: Callable[[Cart, Stamp], T]) -> T:
+        async with self._units() as uow:
+            cart = await uow.carts.get(cart_id, for_update=True)
+            result = operation(cart, self._stamp(cart))
+            await uow.carts.flush()
+            await uow.commit()
+            return result
+
+    async def _read(self, cart_id: int) -> Cart:
+        async with self._units() as uow:
+            return await uow.carts.get(cart_id)
+
+    async def _delete(self, cart_id: int, operation: Callable[[Cart, Stamp], None], response: type[T]) -> T:
+        await self._change(cart_id, operation)
+        code, message = DELETE_RECEIPTS[response]
+        return response(response_code=code, response_message=message, time_stamp=str(self._clock()))
+
+    # ---- cart ----
+
+    async def CreateCart(self, request: pb.CreateCartRequest, context: Context) -> pb.CreateCartResponse:
+        read = Reader(request)
+        cart: Cart = read.message("cart")
+        read.done()
+        async with self._units() as uow:
+            ops.new_cart(cart, Stamp(actor=cart.user_id, now_ms=self._clock()))
+            uow.carts.add(cart)
+            await uow.carts.flush()
+            await uow.commit()
+        return pb.CreateCartResponse(carts=[convert.to_proto(cart, resources.Cart)])
+
+    async def GetCart(self, request: pb.GetCartRequest, context: Context) -> pb.GetCartResponse:
+        require_ids(cart_id=request.cart_id)
+        cart = await self._read(request.cart_id)
+        return pb.GetCartResponse(cart=convert.to_proto(cart, resources.Cart))
+
+    async def ListCarts(self, request: pb.ListCartsRequest, context: Context) -> pb.ListCartsResponse:
+        violations = Violations()
+        violations.check_positive_id("collection_id", request.collection_id)
+        violations.check_string("user_id", request.user_id, rule_for("Cart", "user_id"))
+        if not 0 <= request.page_size <= MAX_PAGE_SIZE:
+            violations.add("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
+        after_id = _decode_page_token(request, violations)
+        violations.raise_if_any()
+        limit = request.page_size or DEFAULT_PAGE_SIZE
+        async with self._units() as uow:
+            carts = await uow.carts.list_for_user(
+                request.collection_id, request.user_id, after_id=after_id, limit=limit + 1
+            )
+        next_token = _page_token(request, carts[limit - 1].id) if len(carts) > limit else ""
+        return pb.ListCartsResponse(
+            carts=[convert.to_proto(c, resources.Cart) for c in carts[:limit]],
+            next_page_token=next_token,
+        )
+
+    async def PatchUpdateCart(
+        self, request: pb.PatchUpdateCartRequest, context: Context
+    ) -> pb.PatchUpdateCartResponse:
+        read = Reader(request, cart_id=request.cart_id)
+        changes = read.patch("cart", CART_PATCHABLE)
+        read.done()
+        cart = await self._change(request.cart_id, lambda c, s: ops.patch_cart(c, changes, s))
+        return pb.PatchUpdateCartResponse(cart=convert.to_proto(cart, resources.Cart))
+
+    async def DeleteCart(self, request: pb.DeleteCartRequest, context: Context) -> pb.DeleteCartResponse:
+        require_ids(cart_id=request.cart_id)
+        async with self._units() as uow:
+            cart = await uow.carts.get(request.cart_id, for_update=True)
+            ops.check_deletable(cart)
+            await uow.carts.delete(cart)
+            await uow.commit()
+        code, message = DELETE_RECEIPTS[pb.DeleteCartResponse]
+        return pb.DeleteCartResponse(
+            response_code=code, response_message=message, time_stamp=str(self._clock())
+        )
+
+    # ---- address ----
+
+    async def CreateCartAddress(
+        self, request: pb.CreateCartAddressRequest, context: Context
+    ) -> pb.CreateCartAddressResponse:
+        read = Reader(request, cart_id=request.cart_id)
+        address = read.message("address")
+        read.done()
+        created = await self._change(request.cart_id, lambda c, s: ops.create_address(c, address, s))
+        return pb.CreateCartAddressResponse(address=convert.to_proto(created, resources.Address))
+
+    async def PatchUpdateCartAddress(
+        self, request: pb.PatchUpdateCartAddressRequest, context: Context
+    ) -> pb.PatchUpdateCartAddressResponse:
+        read = Reader(request, cart_id=request.cart_id)
+        changes = read.patch("address", ADDRESS_PATCHABLE)
+        read.done()
+        address = await self._change(request.cart_id, lambda c, s: ops.patch_address(c, changes, s))
+        return pb.PatchUpdateCartAddressResponse(address=convert.to_proto(address, resources.Address))
+
+    async def DeleteCartAddress(
+        self, request: pb.DeleteCartAddressRequest, context: Context
+    ) -> pb.DeleteCartAddressResponse:
+        require_ids(cart_id=request.cart_id)
+        return await self._delete(request.cart_id, ops.delete_address, pb.DeleteCartAddressResponse)
+
+    # ---- items ----
+
+    async def CreateCartItem(
+        self, request: pb.CreateCartItemRequest, context: Context
+    ) -> pb.CreateCartItemResponse:
+        read = Reader(request, cart_id=request.cart_id)
+        items = read.field("items")
+        read.done()
+        created = await self._change(request.cart_id, lambda c, s: ops.add_items(c, items, s))
+        return pb.CreateCartItemResponse(items=[convert.to_proto(i, resources.CartItem) for i in created])
+
+    async def PatchUpdateCartItem(
+        self, request: pb.PatchUpdateCartItemRequest, context: Context
+    ) -> pb.PatchUpdateCartItemResponse:
+        read = Reader(request, cart_id=request.cart_id, item_id=request.item_id)
+        changes = read.patch("item", ITEM_PATCHABLE)
+        read.done()
+        item = await self._change(
+            request.cart_id, lambda c, s: ops.patch_item(c, request.item_id, changes, s)
+        )
+        return pb.PatchUpdateCartItemResponse(items=[convert.to_proto(item, resources.CartItem)])
+
+    async def DeleteCartItem(
+        self, request: pb.DeleteCartItemRequest, context: Context
+    ) -> pb.DeleteCartItemResponse:
+        require_ids(cart_id=request.cart_id, item_id=request.item_id)
+        return await self._delete(
+            request.cart_id,
+            lambda c, s: ops.delete_item(c, request.item_id, s),
+            pb.DeleteCartItemResponse,
+        )
+
+    # ---- item properties ----
+
+    async def UpdateCartItemProperties(
+        self, request: pb.UpdateCartItemPropertiesRequest, context: Context
+    ) -> pb.UpdateCartItemPropertiesResponse:
+        read = Reader(request, cart_id=request.cart_id, item_id=request.item_id)
+        properties = read.field("item_properties")
+        read.done()
+        result = await self._change(
+            request.cart_id,
+            lambda c, s: ops.replace_item_properties(c, request.item_id, properties, s),
+        )
+        return pb.UpdateCartItemPropertiesResponse(item_properties_list=result)
+
+    async def PatchUpdateCartItemProperties(
+        self, request: pb.PatchUpdateCartItemPropertiesRequest, context: Context
+    ) -> pb.PatchUpdateCartItemPropertiesResponse:
+        read = Reader(request, cart_id=request.cart_id, item_id=request.item_id)
+        properties = read.field("item_properties")
+        if not properties:
+            read.violations.add("item_properties", "needs at least one entry")
+        read.done()
+        result = await self._change(
+            request.cart_id,
+            lambda c, s: ops.merge_item_properties(c, request.item_id, properties, s),
+        )
+        return pb.PatchUpdateCartItemPropertiesResponse(item_properties_list=result)
+
+    async def DeleteCartItemProperties(
+        self, request: pb.DeleteCartItemPropertiesRequest, context: Context
+    ) -> pb.DeleteCartItemPropertiesResponse:
+        require_ids(cart_id=request.cart_id, item_id=request.item_id)
+        return await self._delete(
+            request.cart_id,
+            lambda c, s: ops.delete_item_properties(c, request.item_id, request.keys, s),
+            pb.DeleteCartItemPropertiesResponse,
+        )
+
+    # ---- cart properties ----
+
+    async def CreateCartProperties(
+        self, request: pb.CreateCartPropertiesRequest, context: Context
+    ) -> pb.CreateCartPropertiesResponse:
+        properties = self._read_properties(request, required=True)
+        result = await self._change(
+            request.cart_id, lambda c, s: ops.create_cart_properties(c, properties, s)
+        )
+        return pb.CreateCartPropertiesResponse(cart_properties_list=result)
+
+    async def UpdateCartProperties(
+        self, request: pb.UpdateCartPropertiesRequest, context: Context
+    ) -> pb.UpdateCartPropertiesResponse:
+        properties = self._read_properties(request, required=False)
+        result = await self._change(
+            request.cart_id, lambda c, s: ops.replace_cart_properties(c, properties, s)
+        )
+        return pb.UpdateCartPropertiesResponse(cart_properties_list=result)
+
+    async def PatchUpdateCartProperties(
+        self, request: pb.PatchUpdateCartPropertiesRequest, context: Context
+    ) -> pb.PatchUpdateCartPropertiesResponse:
+        properties = self._read_properties(request, required=True)
+        result = await self._change(
+            request.cart_id, lambda c, s: ops.merge_cart_properties(c, properties, s)
+        )
+        return pb.PatchUpdateCartPropertiesResponse(cart_properties_list=result)
+
+    async def DeleteCartProperties(
+        self, request: pb.DeleteCartPropertiesRequest, context: Context
+    ) -> pb.DeleteCartPropertiesResponse:
+        require_ids(cart_id=request.cart_id)
+        return await self._delete(
+            request.cart_id,
+            lambda c, s: ops.delete_cart_properties(c, request.keys, s),
+            pb.DeleteCartPropertiesResponse,
+        )
+
+    def _read_properties(self, request: Any, *, required: bool) -> dict[str, str]:
+        read = Reader(request, cart_id=request.cart_id)
+        properties: dict[str, str] = read.field("cart_properties")
+        if required and not properties:
+            read.violations.add("cart_properties", "needs at least one entry")
+        read.done()
+        return properties
+
+    # ---- shipping ----
+
+    async def CreateCartShipping(
+        self, request: pb.CreateCartShippingRequest, context: Context
+    ) -> pb.CreateCartShippingResponse:
+        read = Reader(request, cart_id=request.cart_id)
+        shipping = read.message("shipping")
+        read.done()
+        created = await self._change(request.cart_id, lambda c, s: ops.create_shipping(c, shipping, s))
+        return pb.CreateCartShippingResponse(shipping=convert.to_proto(created, resources.Shipping))
+
+    async def PatchUpdateCartShipping(
+        self, request: pb.PatchUpdateCartShippingRequest, context: Context
+    ) -> pb.PatchUpdateCartShippingResponse:
+        read = Reader(request, cart_id=request.cart_id)
+        changes = read.patch("shipping", SHIPPING_PATCHABLE)
+        read.done()
+        shipping = await self._change(request.cart_id, lambda c, s: ops.patch_shipping(c, changes, s))
+        return pb.PatchUpdateCartShippingResponse(shipping=convert.to_proto(shipping, resources.Shipping))
+
+    async def DeleteCartShipping(
+        self, request: pb.DeleteCartShippingRequest, context: Context
+    ) -> pb.DeleteCartShippingResponse:
+        require_ids(cart_id=request.cart_id)
+        return await self._delete(request.cart_id, ops.delete_shipping, pb.DeleteCartShippingResponse)
+
+    # ---- other charges ----
+
+    async def CreateOtherCharges(
+        self, request: pb.CreateOtherChargesRequest, context: Context
+    ) -> pb.CreateOtherChargesResponse:
+        read = Reader(request, cart_id=request.cart_id)
+        charges = read.field("other_charges")
+        read.done()
+        created = await self._change(request.cart_id, lambda c, s: ops.add_other_charges(c, charges, s))
+        return pb.CreateOtherChargesResponse(
+            other_charges=[convert.to_proto(c, resources.OtherCharge) for c in created]
+        )
+
+    async def PatchUpdateOtherCharges(
+        self, request: pb.PatchUpdateOtherChargesRequest, context: Context
+    ) -> pb.PatchUpdateOtherChargesResponse:
+        read = Reader(request, cart_id=request.cart_id, other_charge_id=request.other_charge_id)
+        changes = read.patch("other_charge", OTHER_CHARGE_PATCHABLE)
+        read.done()
+        charge = await self._change(
+            request.cart_id,
+            lambda c, s: ops.patch_other_charge(c, request.other_charge_id, changes, s),
+        )
+        return pb.PatchUpdateOtherChargesResponse(
+            other_charges=[convert.to_proto(charge, resources.OtherCharge)]
+        )
+
+    async def DeleteOtherCharges(
+        self, request: pb.DeleteOtherChargesRequest, context: Context
+    ) -> pb.DeleteOtherChargesResponse:
+        require_ids(cart_id=request.cart_id, other_charge_id=request.other_charge_id)
+        return await self._delete(
+            request.cart_id,
+            lambda c, s: ops.delete_other_charge(c, request.other_charge_id, s),
+            pb.DeleteOtherChargesResponse,
+        )
+
+    # ---- payments ----
+
+    async def CreatePayment(
+        self, request: pb.CreatePaymentRequest, context: Context
+    ) -> pb.CreatePaymentResponse:
+        read = Reader(request, cart_id=request.cart_id)
+        payments = read.field("payments")
+        read.done()
+        created = await self._change(request.cart_id, lambda c, s: ops.add_payments(c, payments, s))
+        return pb.CreatePaymentResponse(payment=[convert.to_proto(p, resources.Payment) for p in created])
+
+    async def PatchUpdateCartPayment(
+        self, request: pb.PatchUpdateCartPaymentRequest, context: Context
+    ) -> pb.PatchUpdateCartPaymentResponse:
+        read = Reader(request, cart_id=request.cart_id, cart_payment_id=request.cart_payment_id)
+        changes = read.patch("payment", PAYMENT_PATCHABLE)
+        read.done()
+        payment = await self._change(
+            request.cart_id,
+            lambda c, s: ops.patch_payment(c, request.cart_payment_id, changes, s),
+        )
+        return pb.PatchUpdateCartPaymentResponse(payment=[convert.to_proto(payment, resources.Payment)])
+
+    async def DeleteCartPayment(
+        self, request: pb.DeleteCartPaymentRequest, context: Context
+    ) -> pb.DeleteCartPaymentResponse:
+        require_ids(cart_id=request.cart_id, cart_payment_id=request.cart_payment_id)
+        return await self._delete(
+            request.cart_id,
+            lambda c, s: ops.delete_payment(c, request.cart_payment_id, s),
+            pb.DeleteCartPaymentResponse,
+        )
+
+    # ---- promotions ----
+
+    async def CreatePromotion(
+        self, request: pb.CreatePromotionRequest, context: Context
+    ) -> pb.CreatePromotionResponse:
+        read = Reader(request, cart_id=request.cart_id)
+        promotions = read.field("promotions")
+        read.done()
+        created = await self._change(request.cart_id, lambda c, s: ops.add_promotions(c, promotions, s))
+        return pb.CreatePromotionResponse(
+            promotion=[convert.to_proto(p, resources.Promotion) for p in created]
+        )
+
+    async def DeletePromotion(
+        self, request: pb.DeletePromotionRequest, context: Context
+    ) -> pb.DeletePromotionResponse:
+        read = Reader(request, cart_id=request.cart_id)
+        read.violations.check_string("promo_code", request.promo_code, rule_for("Promotion", "promo_code"))
+        read.done()
+        return await self._delete(
+            request.cart_id,
+            lambda c, s: ops.delete_promotion(c, request.promo_code, s),
+            pb.DeletePromotionResponse,
+        )
+
+    # ---- communication preference ----
+
+    async def UpdateCommunicationPreference(
+        self, request: pb.UpdateCommunicationPreferenceRequest, context: Context
+    ) -> pb.UpdateCommunicationPreferenceResponse:
+        read = Reader(request, cart_id=request.cart_id)
+        preference = read.message("communication_preference")
+        read.done()
+        result = await self._change(
+            request.cart_id, lambda c, s: ops.replace_communication_preference(c, preference, s)
+        )
+        return pb.UpdateCommunicationPreferenceResponse(
+            communication_preference=convert.to_proto(result, resources.CommunicationPreference)
+        )
+
+    async def DeleteCommunicationPreference(
+        self, request: pb.DeleteCommunicationPreferenceRequest, context: Context
+    ) -> pb.DeleteCommunicationPreferenceResponse:
+        require_ids(cart_id=request.cart_id)
+        return await self._delete(
+            request.cart_id,
+            ops.delete_communication_preference,
+            pb.DeleteCommunicationPreferenceResponse,
+        )
+
+    # ---- calculation ----
+
+    async def CreateCartCalculation(
+        self, request: pb.CreateCartCalculationRequest, context: Context
+    ) -> pb.CreateCartCalculationResponse:
+        require_ids(cart_id=request.cart_id)
+        cart = await self._read(request.cart_id)
+        return pb.CreateCartCalculationResponse(cart_checkout=cart_checkout(cart, price_cart(cart)))
+
+    # ---- loyalty rewards ----
+
+    async def CreateLoyaltyRewards(
+        self, request: pb.CreateLoyaltyRewardsRequest, context: Context
+    ) -> pb.CreateLoyaltyRewardsResponse:
+        read = Reader(request, cart_id=request.cart_id)
+        details = read.field("loyalty_details")
+        read.done()
+        created = await self._change(
+            request.cart_id, lambda c, s: ops.add_loyalty_details(c, details, s)
+        )
+        return pb.CreateLoyaltyRewardsResponse(
+            loyalty_details=[convert.to_proto(d, resources.LoyaltyDetail) for d in created]
+        )
+
+    async def PatchUpdateLoyaltyRewards(
+        self, request: pb.PatchUpdateLoyaltyRewardsRequest, context: Context
+    ) -> pb.PatchUpdateLoyaltyRewardsResponse:
+        read = Reader(request, cart_id=request.cart_id, loyalty_detail_id=request.loyalty_detail_id)
+        changes = read.patch("loyalty_detail", LOYALTY_PATCHABLE)
+        read.done()
+        detail = await self._change(
+            request.cart_id,
+            lambda c, s: ops.patch_loyalty_detail(c, request.loyalty_detail_id, changes, s),
+        )
+        return pb.PatchUpdateLoyaltyRewardsResponse(
+            loyalty_details=[convert.to_proto(detail, resources.LoyaltyDetail)]
+        )
+
+    async def DeleteLoyaltyRewards(
+        self, request: pb.DeleteLoyaltyRewardsRequest, context: Context
+    ) -> pb.DeleteLoyaltyRewardsResponse:
+        require_ids(cart_id=request.cart_id, loyalty_detail_id=request.loyalty_detail_id)
+        return await self._delete(
+            request.cart_id,
+            lambda c, s: ops.delete_loyalty_detail(c, request.loyalty_detail_id, s),
+            pb.DeleteLoyaltyRewardsResponse,
+        )
+
+
+# ---- page tokens: opaque to clients, bound to the query they continue ----
+
+
+def _page_token(request: pb.ListCartsRequest, last_id: int | None) -> str:
+    raw = f"{last_id}:{request.collection_id}:{request.user_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_page_token(request: pb.ListCartsRequest, violations: Violations) -> int:
+    if not request.page_token:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(request.page_token.encode()).decode()
+        last_id, collection_id, user_id = raw.split(":", 2)
+        if (int(collection_id), user_id) == (request.collection_id, request.user_id):
+            return int(last_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    violations.add("page_token", "is not a token of this listing")
+    return 0

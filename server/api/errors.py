@@ -1,0 +1,117 @@
+"""Turns what a handler raises into one gRPC status, with google.rpc details a client can read.
+
+DomainError kinds map to INVALID_ARGUMENT (BadRequest field violations), NOT_FOUND and
+ALREADY_EXISTS (ResourceInfo), FAILED_PRECONDITION (PreconditionFailure and ErrorInfo). A lost
+database connection is UNAVAILABLE (the client may retry); anything else is a fault of ours,
+logged with its traceback and answered INTERNAL without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from server.domain.errors import (
+    AlreadyExists,
+    DomainError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+)
+
+log = logging.getLogger(__name__)
+ERROR_DOMAIN = "cartservice"
+
+Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+
+def status_for(error: DomainError) -> status_pb2.Status:
+    code, details = _classify(error)
+    return status_pb2.Status(code=code, message=str(error), details=[_pack(d) for d in details])
+
+
+def _classify(error: DomainError) -> tuple[int, list[Message]]:
+    if isinstance(error, InvalidArgument):
+        violations = [
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in error.violations
+        ]
+        return code_pb2.INVALID_ARGUMENT, [error_details_pb2.BadRequest(field_violations=violations)]
+    if isinstance(error, NotFound | AlreadyExists):
+        code = code_pb2.NOT_FOUND if isinstance(error, NotFound) else code_pb2.ALREADY_EXISTS
+        info = error_details_pb2.ResourceInfo(resource_type=error.resource, resource_name=str(error.key))
+        return code, [info]
+    if isinstance(error, FailedPrecondition):
+        violation = error_details_pb2.PreconditionFailure.Violation(
+            type=error.reason, subject="cart", description=str(error)
+        )
+        return code_pb2.FAILED_PRECONDITION, [
+            error_details_pb2.PreconditionFailure(violations=[violation]),
+            error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN),
+        ]
+    return code_pb2.FAILED_PRECONDITION, []
+
+
+def _pack(message: Message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+async def _abort(context: grpc.aio.ServicerContext, status: status_pb2.Status) -> None:
+    converted = rpc_status.to_status(status)
+    await context.abort(converted.code, converted.details, converted.trailing_metadata)
+
+
+def translate_errors(handler: Handler) -> Handler:
+    async def translated(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await handler(request, context)
+        except grpc.aio.AbortError:
+            raise
+        except DomainError as error:
+            await _abort(context, status_for(error))
+        except (OperationalError, PoolTimeoutError) as error:
+            log.warning("database unavailable: %s", error.__class__.__name__)
+            await _abort(context, _status(code_pb2.UNAVAILABLE, "database unavailable; retry"))
+        except DBAPIError as error:
+            if error.connection_invalidated:
+                await _abort(context, _status(code_pb2.UNAVAILABLE, "database unavailable; retry"))
+            log.exception("database error")
+            await _abort(context, _status(code_pb2.INTERNAL, "internal error"))
+        except Exception:
+            log.exception("unexpected error")
+            await _abort(context, _status(code_pb2.INTERNAL, "internal error"))
+
+    return translated
+
+
+def _status(code: int, message: str) -> status_pb2.Status:
+    return status_pb2.Status(code=code, message=message)
+
+
+class ErrorTranslationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Applies translate_errors to every unary handler of the server."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        return grpc.unary_unary_rpc_method_handler(
+            translate_errors(handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

@@ -1,0 +1,152 @@
+"""Validation of what clients send, driven by one table of rules (RULES) keyed by proto field.
+
+Conversion (server.api.convert) consults the table for every field it reads, so a rule is
+written once and applies to every RPC that carries the field. A field without a rule of its own
+gets the default for its kind (string length, decimal shape).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from server.domain.errors import FieldViolation, InvalidArgument
+
+MAX_STRING = 256
+MAX_DECIMAL_INTEGER_DIGITS = 15
+MAX_DECIMAL_FRACTION_DIGITS = 4
+DECIMAL_TEXT = re.compile(r"-?\d+(\.\d+)?")
+
+
+@dataclass(frozen=True)
+class Rule:
+    required: bool = False
+    max_length: int = MAX_STRING
+    min_value: int | Decimal | None = None
+    max_value: int | Decimal | None = None
+    max_entries: int | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Sizes a single request may not exceed."""
+
+    items_per_request: int = 100
+    skus_per_item: int = 50
+    entries_per_request: int = 100
+    properties_per_map: int = 50
+    property_key_length: int = 128
+    property_value_length: int = 1024
+
+
+LIMITS = Limits()
+NON_NEGATIVE = Decimal(0)
+MONEY_MAX = Decimal("999999999999.9999")
+
+RULES: Mapping[str, Rule] = {
+    "Cart.user_id": Rule(required=True, max_length=64),
+    "Cart.collection_id": Rule(required=True, min_value=1),
+    "Cart.accounts_id": Rule(min_value=0),
+    "Cart.type": Rule(max_length=64),
+    "CartItem.quantity": Rule(min_value=1, max_value=10_000),
+    "CartItem.quantity_v2": Rule(min_value=Decimal("0.0001"), max_value=Decimal(10_000)),
+    "CartItem.skus": Rule(required=True, max_entries=LIMITS.skus_per_item),
+    "CartItem.fulfillment_date": Rule(min_value=0),
+    "Sku.sku_id": Rule(required=True, max_length=64),
+    "Sku.product_id": Rule(max_length=64),
+    "Sku.bundle_sku_type": Rule(max_length=64),
+    "Sku.price": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
+    "Sku.sku_quantity": Rule(min_value=0, max_value=10_000),
+    "Sku.optional_sku_quantity": Rule(min_value=0, max_value=10_000),
+    "Sku.sku_quantity_v2": Rule(min_value=NON_NEGATIVE, max_value=Decimal(10_000)),
+    "Sku.optional_sku_quantity_v2": Rule(min_value=NON_NEGATIVE, max_value=Decimal(10_000)),
+    "Shipping.delivery_on_or_before": Rule(min_value=0),
+    "Shipping.delivery_instructions": Rule(max_length=1024),
+    "Payment.amount": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
+    "Payment.currency": Rule(max_length=8),
+    "Payment.payment_type": Rule(max_length=64),
+    "Promotion.promo_code": Rule(required=True, max_length=64),
+    "CommunicationPreference.phone": Rule(max_length=64),
+    "CommunicationPreference.zip_code": Rule(max_length=64),
+    "OtherCharge.charge_value": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
+    "OtherCharge.description": Rule(max_length=1024),
+    "OtherCharge.type": Rule(required=True),
+    "OtherCharge.charge_type": Rule(required=True),
+    "OtherCharge.charge_against": Rule(max_length=64),
+    "OtherCharge.charge_source": Rule(max_length=64),
+    "OtherCharge.item_id": Rule(min_value=0),
+    "LoyaltyDetail.value": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
+    "LoyaltyDetail.points": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
+    "LoyaltyDetail.type": Rule(max_length=64),
+    "LoyaltyDetail.value_type": Rule(max_length=64),
+}
+DEFAULT_RULE = Rule()
+
+
+def rule_for(message_name: str, field_name: str) -> Rule:
+    return RULES.get(f"{message_name}.{field_name}", DEFAULT_RULE)
+
+
+@dataclass
+class Violations:
+    """Collects every problem of a request, so a client learns all of them in one answer."""
+
+    found: list[FieldViolation] = field(default_factory=list)
+
+    def add(self, path: str, description: str) -> None:
+        self.found.append(FieldViolation(path, description))
+
+    def raise_if_any(self) -> None:
+        if self.found:
+            raise InvalidArgument(self.found)
+
+    def check_string(self, path: str, value: str, rule: Rule) -> None:
+        if rule.required and not value.strip():
+            self.add(path, "is required")
+        elif len(value) > rule.max_length:
+            self.add(path, f"is longer than {rule.max_length} characters")
+
+    def check_number(self, path: str, value: int | Decimal, rule: Rule) -> None:
+        if rule.required and not value:
+            self.add(path, "is required")
+        elif rule.min_value is not None and value < rule.min_value:
+            self.add(path, f"must be at least {rule.min_value}")
+        elif rule.max_value is not None and value > rule.max_value:
+            self.add(path, f"must be at most {rule.max_value}")
+
+    def check_positive_id(self, path: str, value: int) -> None:
+        if value <= 0:
+            self.add(path, "must be a positive id")
+
+    def check_count(self, path: str, count: int, limit: int) -> None:
+        if count > limit:
+            self.add(path, f"has {count} entries; at most {limit} are allowed")
+
+    def check_properties(self, path: str, properties: Mapping[str, str]) -> None:
+        self.check_count(path, len(properties), LIMITS.properties_per_map)
+        for key, value in properties.items():
+            if not key.strip() or len(key) > LIMITS.property_key_length:
+                self.add(f"{path}[{key[:32]!r}]", f"key must be 1 to {LIMITS.property_key_length} characters")
+            if len(value) > LIMITS.property_value_length:
+                self.add(f"{path}[{key[:32]!r}]", f"value is longer than {LIMITS.property_value_length} characters")
+
+    def parse_decimal(self, path: str, text: str) -> Decimal | None:
+        """The exact value of a cartservice.type.v1.Decimal, or None (with a violation) if malformed."""
+        text = text.strip()
+        if not DECIMAL_TEXT.fullmatch(text):
+            self.add(path, "must be a decimal number such as 10.48")
+            return None
+        integer, _, fraction = text.lstrip("-").partition(".")
+        if len(fraction) > MAX_DECIMAL_FRACTION_DIGITS:
+            self.add(path, f"has more than {MAX_DECIMAL_FRACTION_DIGITS} fraction digits")
+            return None
+        if len(integer.lstrip("0")) > MAX_DECIMAL_INTEGER_DIGITS:
+            self.add(path, f"has more than {MAX_DECIMAL_INTEGER_DIGITS} integer digits")
+            return None
+        try:
+            return Decimal(text)
+        except InvalidOperation:  # pragma: no cover - the pattern admits only valid text
+            self.add(path, "must be a decimal number such as 10.48")
+            return None

@@ -1,0 +1,75 @@
+"""Builds and runs the grpc.aio server: services, health, reflection, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from cartservice.cart.v1 import cart_service_pb2, cart_service_pb2_grpc
+from server.api.cart_servicer import CartServicer
+from server.api.errors import ErrorTranslationInterceptor
+from server.config import Settings
+from server.store.database import create_engine, database_url, session_factory
+from server.store.mapping import start_mappers
+from server.store.migrate import upgrade_to_head
+from server.store.unit_of_work import UnitOfWorkFactory
+
+log = logging.getLogger("cartservice")
+
+CART_SERVICE = cart_service_pb2.DESCRIPTOR.services_by_name["CartService"].full_name
+KEEPALIVE_OPTIONS = [
+    # Long-lived connections behind load balancers: probe idle peers, tolerate client pings.
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+]
+
+
+async def serve(settings: Settings) -> None:
+    start_mappers()
+    url = database_url(settings.database_url, settings.data_dir)
+    engine = create_engine(url, pool_size=settings.db_pool_size)
+    if settings.migrate_at_start():
+        await upgrade_to_head(engine)
+        log.info("database migrated: %s", url.render_as_string(hide_password=True))
+    server = grpc.aio.server(
+        interceptors=[ErrorTranslationInterceptor()],
+        options=[
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            *KEEPALIVE_OPTIONS,
+        ],
+    )
+    cart_service_pb2_grpc.add_CartServiceServicer_to_server(
+        CartServicer(UnitOfWorkFactory(session_factory(engine))), server
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (CART_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    await server.start()
+    for service in ("", CART_SERVICE):
+        await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    log.info("serving on %s:%d", settings.host, port)
+
+    await _wait_for_stop_signal()
+    log.info("stopping: refusing new calls, %.1fs grace for running ones", settings.grace_period)
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(settings.grace_period)
+    await engine.dispose()
+    log.info("stopped")
+
+
+async def _wait_for_stop_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

@@ -1,0 +1,73 @@
+"""The `cartservice` command: serve, migrate, health."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from server.config import Settings, add_arguments, from_arguments
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cartservice", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="Run the gRPC server.")
+    add_arguments(serve, "serve")
+    migrate = commands.add_parser("migrate", help="Apply database migrations and exit.")
+    add_arguments(migrate, "migrate")
+    check = commands.add_parser("health", help="Ask a running server's health service; exit 0 if SERVING.")
+    check.add_argument("--address", default="127.0.0.1:50051", help="host:port of the server")
+    check.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for an answer")
+    arguments = parser.parse_args(argv)
+
+    if arguments.command == "health":
+        return _health(arguments.address, arguments.timeout)
+    settings = from_arguments(arguments)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    if arguments.command == "migrate":
+        return asyncio.run(_migrate(settings))
+    from server.app import serve as run_server
+
+    asyncio.run(run_server(settings))
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    from server.store.database import create_engine, database_url
+    from server.store.migrate import upgrade_to_head
+
+    url = database_url(settings.database_url, settings.data_dir)
+    engine = create_engine(url)
+    try:
+        await upgrade_to_head(engine)
+    finally:
+        await engine.dispose()
+    logging.getLogger("cartservice").info("migrated %s", url.render_as_string(hide_password=True))
+    return 0
+
+
+def _health(address: str, timeout: float) -> int:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(address) as channel:
+        try:
+            answer = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=timeout
+            )
+        except grpc.RpcError as error:
+            print(f"unhealthy: {error.code().name}", file=sys.stderr)
+            return 1
+    serving = answer.status == health_pb2.HealthCheckResponse.SERVING
+    print("SERVING" if serving else health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status))
+    return 0 if serving else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,456 @@
+"""Every change the cart service can make to a cart, as pure functions on the aggregate.
+
+Each function takes the Stamp of the change (who acts, when), checks the rules, mutates the cart
+and returns what the caller gets back. None of them does I/O: server.api loads the cart inside a
+unit of work (row-locked), calls one of these and commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from server.domain.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from server.domain.model import (
+    Address,
+    Cart,
+    CartItem,
+    CartStatus,
+    ChargeLevel,
+    CommunicationPreference,
+    LoyaltyDetail,
+    OtherCharge,
+    Payment,
+    Promotion,
+    Shipping,
+)
+
+T = TypeVar("T")
+
+# Status changes a PatchUpdateCart may make; CHECKED_OUT is terminal.
+ALLOWED_STATUS_CHANGES: dict[CartStatus, frozenset[CartStatus]] = {
+    CartStatus.ACTIVE: frozenset({CartStatus.INACTIVE, CartStatus.CHECKED_OUT}),
+    CartStatus.INACTIVE: frozenset({CartStatus.ACTIVE}),
+    CartStatus.CHECKED_OUT: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who makes a change and when (epoch milliseconds)."""
+
+    actor: str
+    now_ms: int
+
+
+# ---- cart ----
+
+
+def new_cart(cart: Cart, stamp: Stamp) -> Cart:
+    cart.status = CartStatus.ACTIVE
+    cart.created_by = cart.updated_by = stamp.actor
+    cart.created_time = cart.updated_time = stamp.now_ms
+    cart.version = 1
+    _stamp_parts(cart.shipping, cart.address, stamp)
+    for item in cart.items:
+        _new_item(item, stamp)
+    for promotion in cart.promotions:
+        promotion.created_by = stamp.actor
+    _check_unique_promo_codes(cart.promotions)
+    for charge in cart.other_charges:
+        if charge.item_id is not None:
+            raise InvalidArgument.single(
+                "cart.other_charges.item_id", "item charges are added once the item exists"
+            )
+        _new_charge(charge, cart, stamp)
+    return cart
+
+
+def patch_cart(cart: Cart, changes: Mapping[str, Any], stamp: Stamp) -> Cart:
+    new_status = changes.get("status")
+    if new_status is not None and new_status != cart.status:
+        _change_status(cart, new_status)
+        if set(changes) == {"status"}:
+            # A pure status change is how a parked cart is re-opened, so it skips the ACTIVE check.
+            _touch(cart, stamp)
+            return cart
+    _begin_change(cart, stamp)
+    for name, value in changes.items():
+        if name != "status":
+            setattr(cart, name, value)
+    return cart
+
+
+def check_deletable(cart: Cart) -> None:
+    # A checked-out cart is the record of an order; it stays.
+    if cart.status is CartStatus.CHECKED_OUT:
+        raise FailedPrecondition(f"cart {cart.id} is CHECKED_OUT and cannot be deleted", "CART_CHECKED_OUT")
+
+
+def _change_status(cart: Cart, new_status: CartStatus) -> None:
+    if new_status not in ALLOWED_STATUS_CHANGES[cart.status]:
+        raise FailedPrecondition(
+            f"cart {cart.id} cannot go from {cart.status} to {new_status}", "STATUS_TRANSITION"
+        )
+    cart.status = new_status
+
+
+def ensure_mutable(cart: Cart) -> None:
+    if cart.status is not CartStatus.ACTIVE:
+        raise FailedPrecondition(
+            f"cart {cart.id} is {cart.status}; only an ACTIVE cart can be changed", "CART_NOT_ACTIVE"
+        )
+
+
+def _begin_change(cart: Cart, stamp: Stamp) -> None:
+    ensure_mutable(cart)
+    _touch(cart, stamp)
+
+
+def _touch(cart: Cart, stamp: Stamp) -> None:
+    cart.updated_by = stamp.actor
+    cart.updated_time = stamp.now_ms
+    cart.version += 1
+
+
+# ---- address and shipping (one of each per cart) ----
+
+
+def create_address(cart: Cart, address: Address, stamp: Stamp) -> Address:
+    _begin_change(cart, stamp)
+    if cart.address is not None:
+        raise AlreadyExists("address of cart", cart.id)
+    cart.address = address
+    _stamp_parts(None, address, stamp)
+    return address
+
+
+def patch_address(cart: Cart, changes: Mapping[str, Any], stamp: Stamp) -> Address:
+    _begin_change(cart, stamp)
+    address = _require(cart.address, "address of cart", cart.id)
+    _apply(address, changes)
+    address.address_version = stamp.now_ms
+    return address
+
+
+def delete_address(cart: Cart, stamp: Stamp) -> None:
+    _begin_change(cart, stamp)
+    _require(cart.address, "address of cart", cart.id)
+    cart.address = None
+
+
+def create_shipping(cart: Cart, shipping: Shipping, stamp: Stamp) -> Shipping:
+    _begin_change(cart, stamp)
+    if cart.shipping is not None:
+        raise AlreadyExists("shipping of cart", cart.id)
+    cart.shipping = shipping
+    _stamp_parts(shipping, None, stamp)
+    return shipping
+
+
+def patch_shipping(cart: Cart, changes: Mapping[str, Any], stamp: Stamp) -> Shipping:
+    _begin_change(cart, stamp)
+    shipping = _require(cart.shipping, "shipping of cart", cart.id)
+    _apply(shipping, changes)
+    shipping.shipping_version = stamp.now_ms
+    return shipping
+
+
+def delete_shipping(cart: Cart, stamp: Stamp) -> None:
+    _begin_change(cart, stamp)
+    _require(cart.shipping, "shipping of cart", cart.id)
+    cart.shipping = None
+
+
+# ---- items ----
+
+
+def add_items(cart: Cart, items: list[CartItem], stamp: Stamp) -> list[CartItem]:
+    _begin_change(cart, stamp)
+    for item in items:
+        _new_item(item, stamp)
+        cart.items.append(item)
+    return items
+
+
+def patch_item(cart: Cart, item_id: int, changes: Mapping[str, Any], stamp: Stamp) -> CartItem:
+    _begin_change(cart, stamp)
+    item = find_item(cart, item_id)
+    _apply(item, changes)
+    if "quantity" in changes and "quantity_v2" not in changes:
+        item.quantity_v2 = None
+    _default_quantity_v2(item)
+    _stamp_parts(
+        item.shipping if "shipping" in changes else None,
+        item.address if "address" in changes else None,
+        stamp,
+    )
+    _touch_item(item, stamp)
+    return item
+
+
+def delete_item(cart: Cart, item_id: int, stamp: Stamp) -> None:
+    _begin_change(cart, stamp)
+    item = find_item(cart, item_id)
+    cart.items.remove(item)
+    # An item-level charge has no meaning without its item.
+    cart.other_charges[:] = [c for c in cart.other_charges if c.item_id != item_id]
+
+
+def find_item(cart: Cart, item_id: int) -> CartItem:
+    return _find(cart.items, lambda i: i.id == item_id, "item", item_id)
+
+
+def _new_item(item: CartItem, stamp: Stamp) -> None:
+    item.created_by = item.updated_by = stamp.actor
+    item.created_time = item.updated_time = stamp.now_ms
+    _default_quantity_v2(item)
+    _stamp_parts(item.shipping, item.address, stamp)
+
+
+def _default_quantity_v2(item: CartItem) -> None:
+    if item.quantity_v2 is None:
+        item.quantity_v2 = Decimal(item.quantity)
+
+
+def _touch_item(item: CartItem, stamp: Stamp) -> None:
+    item.updated_by = stamp.actor
+    item.updated_time = stamp.now_ms
+
+
+# ---- properties (string maps on the cart and on each item) ----
+
+
+def replace_item_properties(
+    cart: Cart, item_id: int, properties: Mapping[str, str], stamp: Stamp
+) -> dict[str, str]:
+    _begin_change(cart, stamp)
+    item = find_item(cart, item_id)
+    item.custom_properties = dict(properties)
+    _touch_item(item, stamp)
+    return item.custom_properties
+
+
+def merge_item_properties(
+    cart: Cart, item_id: int, properties: Mapping[str, str], stamp: Stamp
+) -> dict[str, str]:
+    _begin_change(cart, stamp)
+    item = find_item(cart, item_id)
+    item.custom_properties = {**item.custom_properties, **properties}
+    _touch_item(item, stamp)
+    return item.custom_properties
+
+
+def delete_item_properties(cart: Cart, item_id: int, keys: Iterable[str], stamp: Stamp) -> None:
+    _begin_change(cart, stamp)
+    item = find_item(cart, item_id)
+    item.custom_properties = _without_keys(item.custom_properties, keys, f"item {item_id}")
+    _touch_item(item, stamp)
+
+
+def create_cart_properties(
+    cart: Cart, properties: Mapping[str, str], stamp: Stamp
+) -> dict[str, str]:
+    _begin_change(cart, stamp)
+    taken = sorted(set(properties) & set(cart.custom_properties))
+    if taken:
+        raise AlreadyExists("cart property", ", ".join(taken))
+    cart.custom_properties = {**cart.custom_properties, **properties}
+    return cart.custom_properties
+
+
+def replace_cart_properties(
+    cart: Cart, properties: Mapping[str, str], stamp: Stamp
+) -> dict[str, str]:
+    _begin_change(cart, stamp)
+    cart.custom_properties = dict(properties)
+    return cart.custom_properties
+
+
+def merge_cart_properties(
+    cart: Cart, properties: Mapping[str, str], stamp: Stamp
+) -> dict[str, str]:
+    _begin_change(cart, stamp)
+    cart.custom_properties = {**cart.custom_properties, **properties}
+    return cart.custom_properties
+
+
+def delete_cart_properties(cart: Cart, keys: Iterable[str], stamp: Stamp) -> None:
+    _begin_change(cart, stamp)
+    cart.custom_properties = _without_keys(cart.custom_properties, keys, f"cart {cart.id}")
+
+
+def _without_keys(properties: dict[str, str], keys: Iterable[str], owner: str) -> dict[str, str]:
+    keys = list(keys)
+    if not keys:
+        return {}
+    missing = sorted(set(keys) - set(properties))
+    if missing:
+        raise NotFound(f"property of {owner}", ", ".join(missing))
+    return {k: v for k, v in properties.items() if k not in keys}
+
+
+# ---- other charges ----
+
+
+def add_other_charges(cart: Cart, charges: list[OtherCharge], stamp: Stamp) -> list[OtherCharge]:
+    _begin_change(cart, stamp)
+    for index, charge in enumerate(charges):
+        _check_charge_target(cart, charge, f"other_charges[{index}]")
+        _new_charge(charge, cart, stamp)
+        cart.other_charges.append(charge)
+    return charges
+
+
+def patch_other_charge(
+    cart: Cart, charge_id: int, changes: Mapping[str, Any], stamp: Stamp
+) -> OtherCharge:
+    _begin_change(cart, stamp)
+    charge = _find(cart.other_charges, lambda c: c.id == charge_id, "other charge", charge_id)
+    _apply(charge, changes)
+    _check_charge_target(cart, charge, "other_charge")
+    charge.updated_by = stamp.actor
+    return charge
+
+
+def delete_other_charge(cart: Cart, charge_id: int, stamp: Stamp) -> None:
+    _begin_change(cart, stamp)
+    charge = _find(cart.other_charges, lambda c: c.id == charge_id, "other charge", charge_id)
+    cart.other_charges.remove(charge)
+
+
+def _new_charge(charge: OtherCharge, cart: Cart, stamp: Stamp) -> None:
+    charge.created_by = stamp.actor
+    charge.updated_by = None
+    charge.cart_id = cart.id
+
+
+def _check_charge_target(cart: Cart, charge: OtherCharge, path: str) -> None:
+    if charge.type is ChargeLevel.ITEM and charge.item_id is None:
+        raise InvalidArgument.single(f"{path}.item_id", "an ITEM charge needs the item it applies to")
+    if charge.type is ChargeLevel.CART and charge.item_id is not None:
+        raise InvalidArgument.single(f"{path}.item_id", "a CART charge applies to no item")
+    if charge.item_id is not None:
+        find_item(cart, charge.item_id)
+
+
+# ---- payments, promotions, loyalty, communication preference ----
+
+
+def add_payments(cart: Cart, payments: list[Payment], stamp: Stamp) -> list[Payment]:
+    _begin_change(cart, stamp)
+    cart.payments.extend(payments)
+    return payments
+
+
+def patch_payment(cart: Cart, payment_id: int, changes: Mapping[str, Any], stamp: Stamp) -> Payment:
+    _begin_change(cart, stamp)
+    payment = _find(cart.payments, lambda p: p.id == payment_id, "payment", payment_id)
+    _apply(payment, changes)
+    return payment
+
+
+def delete_payment(cart: Cart, payment_id: int, stamp: Stamp) -> None:
+    _begin_change(cart, stamp)
+    payment = _find(cart.payments, lambda p: p.id == payment_id, "payment", payment_id)
+    cart.payments.remove(payment)
+
+
+def add_promotions(cart: Cart, promotions: list[Promotion], stamp: Stamp) -> list[Promotion]:
+    _begin_change(cart, stamp)
+    _check_unique_promo_codes([*cart.promotions, *promotions])
+    for promotion in promotions:
+        promotion.created_by = stamp.actor
+        cart.promotions.append(promotion)
+    return promotions
+
+
+def delete_promotion(cart: Cart, promo_code: str, stamp: Stamp) -> None:
+    _begin_change(cart, stamp)
+    promotion = _find(
+        cart.promotions, lambda p: p.promo_code == promo_code, "promotion", promo_code
+    )
+    cart.promotions.remove(promotion)
+
+
+def _check_unique_promo_codes(promotions: list[Promotion]) -> None:
+    seen: set[str] = set()
+    for promotion in promotions:
+        if promotion.promo_code in seen:
+            raise AlreadyExists("promotion", promotion.promo_code)
+        seen.add(promotion.promo_code)
+
+
+def replace_communication_preference(
+    cart: Cart, preference: CommunicationPreference, stamp: Stamp
+) -> CommunicationPreference:
+    _begin_change(cart, stamp)
+    if cart.communication_preference is None:
+        cart.communication_preference = preference
+    else:
+        # Update the existing row in place: it is keyed by the cart.
+        _apply(cart.communication_preference, vars_of(preference))
+    return cart.communication_preference
+
+
+def delete_communication_preference(cart: Cart, stamp: Stamp) -> None:
+    _begin_change(cart, stamp)
+    _require(cart.communication_preference, "communication preference of cart", cart.id)
+    cart.communication_preference = None
+
+
+def add_loyalty_details(
+    cart: Cart, details: list[LoyaltyDetail], stamp: Stamp
+) -> list[LoyaltyDetail]:
+    _begin_change(cart, stamp)
+    cart.loyalty_details.extend(details)
+    return details
+
+
+def patch_loyalty_detail(
+    cart: Cart, detail_id: int, changes: Mapping[str, Any], stamp: Stamp
+) -> LoyaltyDetail:
+    _begin_change(cart, stamp)
+    detail = _find(cart.loyalty_details, lambda d: d.id == detail_id, "loyalty reward", detail_id)
+    _apply(detail, changes)
+    return detail
+
+
+def delete_loyalty_detail(cart: Cart, detail_id: int, stamp: Stamp) -> None:
+    _begin_change(cart, stamp)
+    detail = _find(cart.loyalty_details, lambda d: d.id == detail_id, "loyalty reward", detail_id)
+    cart.loyalty_details.remove(detail)
+
+
+# ---- helpers ----
+
+
+def vars_of(obj: object) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}  # type: ignore[arg-type]
+
+
+def _apply(target: object, changes: Mapping[str, Any]) -> None:
+    for name, value in changes.items():
+        setattr(target, name, value)
+
+
+def _stamp_parts(shipping: Shipping | None, address: Address | None, stamp: Stamp) -> None:
+    if shipping is not None:
+        shipping.shipping_version = stamp.now_ms
+    if address is not None:
+        address.address_version = stamp.now_ms
+
+
+def _find(items: Iterable[T], match: Callable[[T], bool], resource: str, key: object) -> T:
+    for item in items:
+        if match(item):
+            return item
+    raise NotFound(resource, key)
+
+
+def _require(value: T | None, resource: str, key: object) -> T:
+    if value is None:
+        raise NotFound(resource, key)
+    return value
