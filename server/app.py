@@ -7,10 +7,10 @@ import logging
 import signal
 
 import grpc
+from cartservice.cart.v1 import cart_service_pb2, cart_service_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from cartservice.cart.v1 import cart_service_pb2, cart_service_pb2_grpc
 from server.api.cart_servicer import CartServicer
 from server.api.errors import ErrorTranslationInterceptor
 from server.config import Settings

@@ -17,7 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(serve, "serve")
     migrate = commands.add_parser("migrate", help="Apply database migrations and exit.")
     add_arguments(migrate, "migrate")
-    check = commands.add_parser("health", help="Ask a running server's health service; exit 0 if SERVING.")
+    check = commands.add_parser(
+        "health", help="Ask a running server's health service; exit 0 if SERVING."
+    )
     check.add_argument("--address", default="127.0.0.1:50051", help="host:port of the server")
     check.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for an answer")
     arguments = parser.parse_args(argv)
@@ -65,7 +67,9 @@ def _health(address: str, timeout: float) -> int:
             print(f"unhealthy: {error.code().name}", file=sys.stderr)
             return 1
     serving = answer.status == health_pb2.HealthCheckResponse.SERVING
-    print("SERVING" if serving else health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status))
+    print(
+        "SERVING" if serving else health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+    )
     return 0 if serving else 1
 
 

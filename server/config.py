@@ -59,8 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser, group: str) -> None:
         if group not in spec.metadata["groups"]:
             continue
         env = env_name(spec.name)
-        default = os.environ.get(env, spec.default)
-        kind = type(spec.default)
+        fallback: Any = spec.default
+        kind = type(fallback)
+        default = os.environ.get(env, fallback)
         parser.add_argument(
             "--" + spec.name.replace("_", "-"),
             dest=spec.name,

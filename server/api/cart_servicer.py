@@ -11,13 +11,14 @@ import base64
 import binascii
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import grpc
-
 from cartservice.cart.v1 import cart_pb2 as resources
 from cartservice.cart.v1 import cart_service_pb2 as pb
 from cartservice.cart.v1 import cart_service_pb2_grpc
+from google.protobuf.message import Message
+
 from server.api import convert
 from server.api.checkout import cart_checkout
 from server.api.validation import Violations, rule_for
@@ -28,14 +29,16 @@ from server.domain.pricing import price_cart
 from server.store.unit_of_work import UnitOfWorkFactory
 
 T = TypeVar("T")
-Context = grpc.aio.ServicerContext
+R = TypeVar("R", bound=Message)
+Context: TypeAlias = grpc.aio.ServicerContext
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 CART_PATCHABLE = ("accounts_id", "status", "type")
 ITEM_PATCHABLE = (
-    "quantity", "quantity_v2", "fulfillment_date", "shipping", "address", "custom_properties", "skus",
+    "quantity", "quantity_v2", "fulfillment_date", "shipping", "address", "custom_properties",
+    "skus",
 )  # fmt: skip
 ADDRESS_PATCHABLE = tuple(
     f for f in resources.Address.DESCRIPTOR.fields_by_name if f not in ("id", "address_version")
@@ -52,11 +55,14 @@ OTHER_CHARGE_PATCHABLE = (
 LOYALTY_PATCHABLE = ("value", "points", "type", "value_type")
 
 # The seed's answer to each delete: (responseCode, responseMessage).
-DELETE_RECEIPTS: dict[type, tuple[str, str]] = {
+DELETE_RECEIPTS: dict[object, tuple[str, str]] = {
     pb.DeleteCartResponse: ("PRCRDEL0000", "Cart deleted successfully."),
     pb.DeleteCartAddressResponse: ("PRADDEL0000", "Cart Address deleted successfully."),
     pb.DeleteCartItemResponse: ("PRITDEL0000", "Cart Item deleted successfully."),
-    pb.DeleteCartItemPropertiesResponse: ("PRIPDEL0000", "Cart Item properties deleted successfully."),
+    pb.DeleteCartItemPropertiesResponse: (
+        "PRIPDEL0000",
+        "Cart Item properties deleted successfully.",
+    ),
     pb.DeleteCartPaymentResponse: ("PRPYDEL0000", "Cart payment deleted successfully."),
     pb.DeleteCartPropertiesResponse: ("PRCPDEL0000", "Cart properties deleted successfully."),
     pb.DeleteCartShippingResponse: ("PRSHDEL0000", "Cart Shipping Deleted successfully."),
@@ -128,14 +134,18 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         async with self._units() as uow:
             return await uow.carts.get(cart_id)
 
-    async def _delete(self, cart_id: int, operation: Callable[[Cart, Stamp], None], response: type[T]) -> T:
+    async def _delete(
+        self, cart_id: int, operation: Callable[[Cart, Stamp], None], response: Callable[..., R]
+    ) -> R:
         await self._change(cart_id, operation)
         code, message = DELETE_RECEIPTS[response]
         return response(response_code=code, response_message=message, time_stamp=str(self._clock()))
 
     # ---- cart ----
 
-    async def CreateCart(self, request: pb.CreateCartRequest, context: Context) -> pb.CreateCartResponse:
+    async def CreateCart(
+        self, request: pb.CreateCartRequest, context: Context
+    ) -> pb.CreateCartResponse:
         read = Reader(request)
         cart: Cart = read.message("cart")
         read.done()
@@ -151,7 +161,9 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         cart = await self._read(request.cart_id)
         return pb.GetCartResponse(cart=convert.to_proto(cart, resources.Cart))
 
-    async def ListCarts(self, request: pb.ListCartsRequest, context: Context) -> pb.ListCartsResponse:
+    async def ListCarts(
+        self, request: pb.ListCartsRequest, context: Context
+    ) -> pb.ListCartsResponse:
         violations = Violations()
         violations.check_positive_id("collection_id", request.collection_id)
         violations.check_string("user_id", request.user_id, rule_for("Cart", "user_id"))
@@ -179,7 +191,9 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         cart = await self._change(request.cart_id, lambda c, s: ops.patch_cart(c, changes, s))
         return pb.PatchUpdateCartResponse(cart=convert.to_proto(cart, resources.Cart))
 
-    async def DeleteCart(self, request: pb.DeleteCartRequest, context: Context) -> pb.DeleteCartResponse:
+    async def DeleteCart(
+        self, request: pb.DeleteCartRequest, context: Context
+    ) -> pb.DeleteCartResponse:
         require_ids(cart_id=request.cart_id)
         async with self._units() as uow:
             cart = await uow.carts.get(request.cart_id, for_update=True)
@@ -199,7 +213,9 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         address = read.message("address")
         read.done()
-        created = await self._change(request.cart_id, lambda c, s: ops.create_address(c, address, s))
+        created = await self._change(
+            request.cart_id, lambda c, s: ops.create_address(c, address, s)
+        )
         return pb.CreateCartAddressResponse(address=convert.to_proto(created, resources.Address))
 
     async def PatchUpdateCartAddress(
@@ -209,7 +225,9 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         changes = read.patch("address", ADDRESS_PATCHABLE)
         read.done()
         address = await self._change(request.cart_id, lambda c, s: ops.patch_address(c, changes, s))
-        return pb.PatchUpdateCartAddressResponse(address=convert.to_proto(address, resources.Address))
+        return pb.PatchUpdateCartAddressResponse(
+            address=convert.to_proto(address, resources.Address)
+        )
 
     async def DeleteCartAddress(
         self, request: pb.DeleteCartAddressRequest, context: Context
@@ -226,7 +244,9 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         items = read.field("items")
         read.done()
         created = await self._change(request.cart_id, lambda c, s: ops.add_items(c, items, s))
-        return pb.CreateCartItemResponse(items=[convert.to_proto(i, resources.CartItem) for i in created])
+        return pb.CreateCartItemResponse(
+            items=[convert.to_proto(i, resources.CartItem) for i in created]
+        )
 
     async def PatchUpdateCartItem(
         self, request: pb.PatchUpdateCartItemRequest, context: Context
@@ -342,7 +362,9 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         shipping = read.message("shipping")
         read.done()
-        created = await self._change(request.cart_id, lambda c, s: ops.create_shipping(c, shipping, s))
+        created = await self._change(
+            request.cart_id, lambda c, s: ops.create_shipping(c, shipping, s)
+        )
         return pb.CreateCartShippingResponse(shipping=convert.to_proto(created, resources.Shipping))
 
     async def PatchUpdateCartShipping(
@@ -351,14 +373,20 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         changes = read.patch("shipping", SHIPPING_PATCHABLE)
         read.done()
-        shipping = await self._change(request.cart_id, lambda c, s: ops.patch_shipping(c, changes, s))
-        return pb.PatchUpdateCartShippingResponse(shipping=convert.to_proto(shipping, resources.Shipping))
+        shipping = await self._change(
+            request.cart_id, lambda c, s: ops.patch_shipping(c, changes, s)
+        )
+        return pb.PatchUpdateCartShippingResponse(
+            shipping=convert.to_proto(shipping, resources.Shipping)
+        )
 
     async def DeleteCartShipping(
         self, request: pb.DeleteCartShippingRequest, context: Context
     ) -> pb.DeleteCartShippingResponse:
         require_ids(cart_id=request.cart_id)
-        return await self._delete(request.cart_id, ops.delete_shipping, pb.DeleteCartShippingResponse)
+        return await self._delete(
+            request.cart_id, ops.delete_shipping, pb.DeleteCartShippingResponse
+        )
 
     # ---- other charges ----
 
@@ -368,7 +396,9 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         charges = read.field("other_charges")
         read.done()
-        created = await self._change(request.cart_id, lambda c, s: ops.add_other_charges(c, charges, s))
+        created = await self._change(
+            request.cart_id, lambda c, s: ops.add_other_charges(c, charges, s)
+        )
         return pb.CreateOtherChargesResponse(
             other_charges=[convert.to_proto(c, resources.OtherCharge) for c in created]
         )
@@ -406,7 +436,9 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         payments = read.field("payments")
         read.done()
         created = await self._change(request.cart_id, lambda c, s: ops.add_payments(c, payments, s))
-        return pb.CreatePaymentResponse(payment=[convert.to_proto(p, resources.Payment) for p in created])
+        return pb.CreatePaymentResponse(
+            payment=[convert.to_proto(p, resources.Payment) for p in created]
+        )
 
     async def PatchUpdateCartPayment(
         self, request: pb.PatchUpdateCartPaymentRequest, context: Context
@@ -418,7 +450,9 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
             request.cart_id,
             lambda c, s: ops.patch_payment(c, request.cart_payment_id, changes, s),
         )
-        return pb.PatchUpdateCartPaymentResponse(payment=[convert.to_proto(payment, resources.Payment)])
+        return pb.PatchUpdateCartPaymentResponse(
+            payment=[convert.to_proto(payment, resources.Payment)]
+        )
 
     async def DeleteCartPayment(
         self, request: pb.DeleteCartPaymentRequest, context: Context
@@ -438,7 +472,9 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         promotions = read.field("promotions")
         read.done()
-        created = await self._change(request.cart_id, lambda c, s: ops.add_promotions(c, promotions, s))
+        created = await self._change(
+            request.cart_id, lambda c, s: ops.add_promotions(c, promotions, s)
+        )
         return pb.CreatePromotionResponse(
             promotion=[convert.to_proto(p, resources.Promotion) for p in created]
         )
@@ -447,7 +483,9 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         self, request: pb.DeletePromotionRequest, context: Context
     ) -> pb.DeletePromotionResponse:
         read = Reader(request, cart_id=request.cart_id)
-        read.violations.check_string("promo_code", request.promo_code, rule_for("Promotion", "promo_code"))
+        read.violations.check_string(
+            "promo_code", request.promo_code, rule_for("Promotion", "promo_code")
+        )
         read.done()
         return await self._delete(
             request.cart_id,

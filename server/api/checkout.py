@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from cartservice.cart.v1 import calculation_pb2 as pb
+
 from server.api.convert import decimal_message
 from server.api.validation import RULES
 from server.domain.model import Cart

@@ -15,12 +15,12 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from cartservice.type.v1 import decimal_pb2
 from google.protobuf import field_mask_pb2
-from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
-from cartservice.type.v1 import decimal_pb2
 from server.api.validation import LIMITS, Violations, rule_for
 from server.domain import model
 
@@ -96,7 +96,7 @@ def read_field(message: Message, name: str, path: str, violations: Violations) -
 
 
 def _read_enum(
-    enum: EnumDescriptor, number: int, path: str, required: bool, violations: Violations
+    enum: Any, number: int, path: str, required: bool, violations: Violations
 ) -> StrEnum | None:
     value = enum.values_by_number.get(number)
     if value is None:
@@ -129,7 +129,9 @@ def changes_from_mask(
     changes: dict[str, Any] = {}
     for name in paths:
         if name not in allowed:
-            violations.add("update_mask", f"{name!r} cannot be changed; allowed: {', '.join(allowed)}")
+            violations.add(
+                "update_mask", f"{name!r} cannot be changed; allowed: {', '.join(allowed)}"
+            )
             continue
         value = read_field(message, name, _join(path, name), violations)
         changes[name] = _default_of(cls, name) if value is UNSET else value
@@ -164,7 +166,7 @@ def to_proto(obj: object, message_class: type[M]) -> M:
     return message
 
 
-def _write_field(message: Message, descriptor: FieldDescriptor, value: Any) -> None:
+def _write_field(message: Message, descriptor: Any, value: Any) -> None:
     name = descriptor.name
     target = getattr(message, name)
     if _is_map(descriptor):
@@ -201,7 +203,8 @@ def decimal_text(value: Decimal) -> str:
 def java_date_text(epoch_ms: int) -> str:
     """The seed's rendering of an item time: "Thu May 09 06:11:05 GMT 2024"."""
     moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
-    return f"{_DAYS[moment.weekday()]} {_MONTHS[moment.month - 1]} {moment:%d %H:%M:%S} GMT {moment.year}"
+    day, month = _DAYS[moment.weekday()], _MONTHS[moment.month - 1]
+    return f"{day} {month} {moment:%d %H:%M:%S} GMT {moment.year}"
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -211,12 +214,12 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 # ---- helpers ----
 
 
-def _is_map(descriptor: FieldDescriptor) -> bool:
+def _is_map(descriptor: Any) -> bool:
     message_type = descriptor.message_type
     return message_type is not None and message_type.GetOptions().map_entry
 
 
-def _enum_prefix(enum: EnumDescriptor) -> str:
+def _enum_prefix(enum: Any) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", enum.name).upper() + "_"
 
 

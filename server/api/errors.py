@@ -45,10 +45,14 @@ def _classify(error: DomainError) -> tuple[int, list[Message]]:
             error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
             for v in error.violations
         ]
-        return code_pb2.INVALID_ARGUMENT, [error_details_pb2.BadRequest(field_violations=violations)]
+        return code_pb2.INVALID_ARGUMENT, [
+            error_details_pb2.BadRequest(field_violations=violations)
+        ]
     if isinstance(error, NotFound | AlreadyExists):
         code = code_pb2.NOT_FOUND if isinstance(error, NotFound) else code_pb2.ALREADY_EXISTS
-        info = error_details_pb2.ResourceInfo(resource_type=error.resource, resource_name=str(error.key))
+        info = error_details_pb2.ResourceInfo(
+            resource_type=error.resource, resource_name=str(error.key)
+        )
         return code, [info]
     if isinstance(error, FailedPrecondition):
         violation = error_details_pb2.PreconditionFailure.Violation(

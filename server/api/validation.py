@@ -128,12 +128,18 @@ class Violations:
         self.check_count(path, len(properties), LIMITS.properties_per_map)
         for key, value in properties.items():
             if not key.strip() or len(key) > LIMITS.property_key_length:
-                self.add(f"{path}[{key[:32]!r}]", f"key must be 1 to {LIMITS.property_key_length} characters")
+                self.add(
+                    f"{path}[{key[:32]!r}]",
+                    f"key must be 1 to {LIMITS.property_key_length} characters",
+                )
             if len(value) > LIMITS.property_value_length:
-                self.add(f"{path}[{key[:32]!r}]", f"value is longer than {LIMITS.property_value_length} characters")
+                self.add(
+                    f"{path}[{key[:32]!r}]",
+                    f"value is longer than {LIMITS.property_value_length} characters",
+                )
 
     def parse_decimal(self, path: str, text: str) -> Decimal | None:
-        """The exact value of a cartservice.type.v1.Decimal, or None (with a violation) if malformed."""
+        """The exact value of a Decimal message, or None (with a violation) if malformed."""
         text = text.strip()
         if not DECIMAL_TEXT.fullmatch(text):
             self.add(path, "must be a decimal number such as 10.48")

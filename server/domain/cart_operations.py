@@ -86,7 +86,9 @@ def patch_cart(cart: Cart, changes: Mapping[str, Any], stamp: Stamp) -> Cart:
 def check_deletable(cart: Cart) -> None:
     # A checked-out cart is the record of an order; it stays.
     if cart.status is CartStatus.CHECKED_OUT:
-        raise FailedPrecondition(f"cart {cart.id} is CHECKED_OUT and cannot be deleted", "CART_CHECKED_OUT")
+        raise FailedPrecondition(
+            f"cart {cart.id} is CHECKED_OUT and cannot be deleted", "CART_CHECKED_OUT"
+        )
 
 
 def _change_status(cart: Cart, new_status: CartStatus) -> None:
@@ -100,7 +102,8 @@ def _change_status(cart: Cart, new_status: CartStatus) -> None:
 def ensure_mutable(cart: Cart) -> None:
     if cart.status is not CartStatus.ACTIVE:
         raise FailedPrecondition(
-            f"cart {cart.id} is {cart.status}; only an ACTIVE cart can be changed", "CART_NOT_ACTIVE"
+            f"cart {cart.id} is {cart.status}; only an ACTIVE cart can be changed",
+            "CART_NOT_ACTIVE",
         )
 
 
@@ -329,7 +332,9 @@ def _new_charge(charge: OtherCharge, cart: Cart, stamp: Stamp) -> None:
 
 def _check_charge_target(cart: Cart, charge: OtherCharge, path: str) -> None:
     if charge.type is ChargeLevel.ITEM and charge.item_id is None:
-        raise InvalidArgument.single(f"{path}.item_id", "an ITEM charge needs the item it applies to")
+        raise InvalidArgument.single(
+            f"{path}.item_id", "an ITEM charge needs the item it applies to"
+        )
     if charge.type is ChargeLevel.CART and charge.item_id is not None:
         raise InvalidArgument.single(f"{path}.item_id", "a CART charge applies to no item")
     if charge.item_id is not None:

@@ -68,7 +68,9 @@ def price_cart(cart: Cart) -> CartPrice:
         for c in cart.other_charges
         if c.type is not ChargeLevel.ITEM and not c.waived_by_default
     }
-    other = sum(cart_charges.values(), ZERO) + sum((line.total_other_charges for line in lines), ZERO)
+    other = sum(cart_charges.values(), ZERO) + sum(
+        (line.total_other_charges for line in lines), ZERO
+    )
     grand_total = after_discount + other
     paid = money(sum((p.amount for p in cart.payments), ZERO))
     return CartPrice(

@@ -50,7 +50,9 @@ def _id() -> Column[int]:
 
 
 def _cart_ref() -> Column[int]:
-    return Column("cart_id", Id, ForeignKey("carts.id", ondelete="CASCADE"), nullable=False, index=True)
+    return Column(
+        "cart_id", Id, ForeignKey("carts.id", ondelete="CASCADE"), nullable=False, index=True
+    )
 
 
 shippings = Table(
@@ -122,7 +124,9 @@ skus = Table(
     "skus",
     metadata,
     _id(),
-    Column("item_id", Id, ForeignKey("cart_items.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "item_id", Id, ForeignKey("cart_items.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     Column("sku_id", String(SHORT), nullable=False),
     Column("product_id", String(SHORT), nullable=False),
     Column("bundle_sku_type", String(SHORT), nullable=False),

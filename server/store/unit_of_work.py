@@ -1,4 +1,4 @@
-"""One database transaction per request: everything a change writes commits together or not at all."""
+"""One database transaction per request: what a change writes commits together or not at all."""
 
 from __future__ import annotations
 

@@ -1,0 +1,60 @@
+# cartservice — every target installs what it needs into .venv (Python) and .tools (buf).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BUF_VERSION := 1.75.0
+BUF := .tools/node_modules/.bin/buf
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test gen check-gen lint breaking ci clean
+
+## run: install into .venv, migrate the embedded SQLite database and serve on 127.0.0.1:50051
+run: $(INSTALLED)
+	@echo "cartservice: serving on 127.0.0.1:$${CARTSERVICE_PORT:-50051} (Ctrl-C stops). Try:"
+	@echo "  grpcurl -plaintext 127.0.0.1:$${CARTSERVICE_PORT:-50051} list cartservice.cart.v1.CartService"
+	$(BIN)/cartservice serve
+
+## test: install with the test extras and run the whole suite (PostgreSQL and SQLite)
+test: $(INSTALLED)
+	$(BIN)/pytest
+
+## gen: regenerate clients/python/cartservice from protos/
+gen: $(INSTALLED)
+	scripts/gen.sh clients/python
+
+## check-gen: fail when the committed generated code differs from what protos/ generates
+check-gen: $(INSTALLED)
+	@rm -rf build/gen-check && scripts/gen.sh build/gen-check >/dev/null 2>&1
+	@diff -r clients/python/cartservice build/gen-check/cartservice \
+		|| (echo "generated code is stale: run 'make gen' and commit" && exit 1)
+	@echo "generated code is up to date"
+
+## lint: ruff, mypy on server/, buf lint and buf format
+lint: $(INSTALLED) $(BUF)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BUF) lint
+	$(BUF) format -d --exit-code
+
+## breaking: buf breaking against the previous commit, once it had a contract
+breaking: $(BUF)
+	@if git cat-file -e HEAD~1:buf.yaml 2>/dev/null; then \
+		$(BUF) breaking --against '.git#ref=HEAD~1'; \
+	else echo "no earlier contract to compare with"; fi
+
+## ci: what .ci/run runs on a clean clone
+ci: check-gen lint breaking test
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $@
+
+$(BUF):
+	mkdir -p .tools
+	npm install --silent --no-audit --no-fund --prefix .tools @bufbuild/buf@$(BUF_VERSION)
+
+clean:
+	rm -rf $(VENV) .tools build var
