@@ -1,0 +1,62 @@
+"""Runs `cartservice serve` as a real process on an ephemeral port, the way an operator would."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVING = re.compile(r"serving on [\d.]+:(\d+)")
+START_TIMEOUT_S = 30
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, workdir: Path, *, database_url: str, extra: tuple[str, ...] = ()) -> ServerProcess:
+        log_path = workdir / "server.log"
+        command = [
+            sys.executable, "-m", "server", "serve", "--port", "0",
+            "--data-dir", str(workdir / "data"), "--database-url", database_url,
+            "--migrate", "always", "--grace-period", "5", *extra,
+        ]  # fmt: skip
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        return cls(process, cls._wait_for_port(process, log_path), log_path)
+
+    @staticmethod
+    def _wait_for_port(process: subprocess.Popen[bytes], log_path: Path) -> int:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            found = SERVING.search(log_path.read_text())
+            if found:
+                return int(found.group(1))
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited at start:\n{log_path.read_text()}")
+            time.sleep(0.05)
+        process.kill()
+        raise RuntimeError(f"server did not start in {START_TIMEOUT_S}s:\n{log_path.read_text()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self, timeout: float = 15) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
