@@ -1,0 +1,285 @@
+"""Bad input, unknown resources and frozen carts get clear statuses, with rich details."""
+
+from __future__ import annotations
+
+import uuid
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import field_mask_pb2
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from cartservice.cart.v1 import cart_pb2 as r
+from cartservice.cart.v1 import cart_service_pb2 as pb
+from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
+from cartservice.type.v1.decimal_pb2 import Decimal as D
+from tests.test_cart_rpcs import create_cart, get
+
+UNKNOWN = 9_000_000_000_000
+SKU = r.Sku(sku_id="sku_001", price=D(value="1.00"))
+OTHER_CHARGE = r.OtherCharge(
+    name="fee", type=r.CHARGE_LEVEL_CART, charge_type=r.CHARGE_TYPE_FLAT, charge_value=D(value="1")
+)
+
+
+class Ids:
+    """Ids of an existing cart and of its parts; `unknown` replaces one of them."""
+
+    def __init__(self, cart: r.Cart, unknown: str = "") -> None:
+        self.cart = UNKNOWN if unknown == "cart" else cart.id
+        self.item = UNKNOWN if unknown == "item" else cart.items[0].id
+        self.payment = UNKNOWN if unknown == "payment" else cart.payments[0].id
+        self.charge = UNKNOWN if unknown == "charge" else cart.other_charges[0].id
+        self.loyalty = UNKNOWN if unknown == "loyalty" else cart.loyalty_details[0].id
+        self.promo = "NOPE" if unknown == "promo" else cart.promotions[0].promo_code
+
+
+def _mask(*paths: str) -> field_mask_pb2.FieldMask:
+    return field_mask_pb2.FieldMask(paths=list(paths))
+
+
+# Valid requests for every RPC that works on an existing cart.
+REQUESTS: dict[str, Callable[[Ids], Message]] = {
+    "GetCart": lambda i: pb.GetCartRequest(cart_id=i.cart),
+    "PatchUpdateCart": lambda i: pb.PatchUpdateCartRequest(cart_id=i.cart, cart=r.Cart(type="x")),
+    "DeleteCart": lambda i: pb.DeleteCartRequest(cart_id=i.cart),
+    "CreateCartAddress": lambda i: pb.CreateCartAddressRequest(cart_id=i.cart, address=r.Address(city="c")),
+    "PatchUpdateCartAddress": lambda i: pb.PatchUpdateCartAddressRequest(cart_id=i.cart, address=r.Address(city="c")),
+    "DeleteCartAddress": lambda i: pb.DeleteCartAddressRequest(cart_id=i.cart),
+    "CreateCartItem": lambda i: pb.CreateCartItemRequest(cart_id=i.cart, items=[r.CartItem(quantity=1, skus=[SKU])]),
+    "PatchUpdateCartItem": lambda i: pb.PatchUpdateCartItemRequest(cart_id=i.cart, item_id=i.item, item=r.CartItem(quantity=2)),
+    "DeleteCartItem": lambda i: pb.DeleteCartItemRequest(cart_id=i.cart, item_id=i.item),
+    "UpdateCartItemProperties": lambda i: pb.UpdateCartItemPropertiesRequest(cart_id=i.cart, item_id=i.item, item_properties={"a": "b"}),
+    "PatchUpdateCartItemProperties": lambda i: pb.PatchUpdateCartItemPropertiesRequest(cart_id=i.cart, item_id=i.item, item_properties={"a": "b"}),
+    "DeleteCartItemProperties": lambda i: pb.DeleteCartItemPropertiesRequest(cart_id=i.cart, item_id=i.item),
+    "CreateCartProperties": lambda i: pb.CreateCartPropertiesRequest(cart_id=i.cart, cart_properties={"new": "v"}),
+    "UpdateCartProperties": lambda i: pb.UpdateCartPropertiesRequest(cart_id=i.cart, cart_properties={"a": "b"}),
+    "PatchUpdateCartProperties": lambda i: pb.PatchUpdateCartPropertiesRequest(cart_id=i.cart, cart_properties={"a": "b"}),
+    "DeleteCartProperties": lambda i: pb.DeleteCartPropertiesRequest(cart_id=i.cart),
+    "CreateCartShipping": lambda i: pb.CreateCartShippingRequest(cart_id=i.cart, shipping=r.Shipping(type="t")),
+    "PatchUpdateCartShipping": lambda i: pb.PatchUpdateCartShippingRequest(cart_id=i.cart, shipping=r.Shipping(type="t")),
+    "DeleteCartShipping": lambda i: pb.DeleteCartShippingRequest(cart_id=i.cart),
+    "CreateOtherCharges": lambda i: pb.CreateOtherChargesRequest(cart_id=i.cart, other_charges=[OTHER_CHARGE]),
+    "PatchUpdateOtherCharges": lambda i: pb.PatchUpdateOtherChargesRequest(cart_id=i.cart, other_charge_id=i.charge, other_charge=r.OtherCharge(name="n")),
+    "DeleteOtherCharges": lambda i: pb.DeleteOtherChargesRequest(cart_id=i.cart, other_charge_id=i.charge),
+    "CreatePayment": lambda i: pb.CreatePaymentRequest(cart_id=i.cart, payments=[r.Payment(amount=D(value="1"))]),
+    "PatchUpdateCartPayment": lambda i: pb.PatchUpdateCartPaymentRequest(cart_id=i.cart, cart_payment_id=i.payment, payment=r.Payment(payment_type="card")),
+    "DeleteCartPayment": lambda i: pb.DeleteCartPaymentRequest(cart_id=i.cart, cart_payment_id=i.payment),
+    "CreatePromotion": lambda i: pb.CreatePromotionRequest(cart_id=i.cart, promotions=[r.Promotion(promo_code="P2")]),
+    "DeletePromotion": lambda i: pb.DeletePromotionRequest(cart_id=i.cart, promo_code=i.promo),
+    "UpdateCommunicationPreference": lambda i: pb.UpdateCommunicationPreferenceRequest(cart_id=i.cart, communication_preference=r.CommunicationPreference(first_name="f")),
+    "DeleteCommunicationPreference": lambda i: pb.DeleteCommunicationPreferenceRequest(cart_id=i.cart),
+    "CreateCartCalculation": lambda i: pb.CreateCartCalculationRequest(cart_id=i.cart),
+    "CreateLoyaltyRewards": lambda i: pb.CreateLoyaltyRewardsRequest(cart_id=i.cart, loyalty_details=[r.LoyaltyDetail(value=D(value="1"))]),
+    "PatchUpdateLoyaltyRewards": lambda i: pb.PatchUpdateLoyaltyRewardsRequest(cart_id=i.cart, loyalty_detail_id=i.loyalty, loyalty_detail=r.LoyaltyDetail(type="t")),
+    "DeleteLoyaltyRewards": lambda i: pb.DeleteLoyaltyRewardsRequest(cart_id=i.cart, loyalty_detail_id=i.loyalty),
+}  # fmt: skip
+READS = {"GetCart", "CreateCartCalculation"}
+# Which part each sub-resource RPC names by id (besides the cart).
+SUB_RESOURCE = {
+    "PatchUpdateCartItem": "item", "DeleteCartItem": "item", "UpdateCartItemProperties": "item",
+    "PatchUpdateCartItemProperties": "item", "DeleteCartItemProperties": "item",
+    "PatchUpdateOtherCharges": "charge", "DeleteOtherCharges": "charge",
+    "PatchUpdateCartPayment": "payment", "DeleteCartPayment": "payment",
+    "PatchUpdateLoyaltyRewards": "loyalty", "DeleteLoyaltyRewards": "loyalty",
+    "DeletePromotion": "promo",
+}  # fmt: skip
+# Singletons whose absence is NOT_FOUND on patch or delete.
+SINGLETON_RPCS = {
+    "PatchUpdateCartAddress", "DeleteCartAddress", "PatchUpdateCartShipping", "DeleteCartShipping",
+    "DeleteCommunicationPreference",
+}  # fmt: skip
+
+
+def full_cart(stub: CartServiceStub) -> r.Cart:
+    """A cart with one of every part, so each RPC has something to act on."""
+    cart = create_cart(stub)
+    stub.CreateOtherCharges(pb.CreateOtherChargesRequest(cart_id=cart.id, other_charges=[OTHER_CHARGE]))
+    stub.CreateLoyaltyRewards(
+        pb.CreateLoyaltyRewardsRequest(cart_id=cart.id, loyalty_details=[r.LoyaltyDetail(value=D(value="1"))])
+    )
+    stub.CreateCartAddress(pb.CreateCartAddressRequest(cart_id=cart.id, address=r.Address(city="c")))
+    return get(stub, cart.id)
+
+
+def call(stub: CartServiceStub, rpc: str, request: Message) -> Any:
+    return getattr(stub, rpc)(request)
+
+
+def failure(stub: CartServiceStub, rpc: str, request: Message) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as raised:
+        call(stub, rpc, request)
+    return raised.value
+
+
+def details(error: grpc.RpcError) -> list[Any]:
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None, "no google.rpc.Status in the trailers"
+    unpacked = []
+    for packed in status.details:
+        for kind in (
+            error_details_pb2.BadRequest, error_details_pb2.ResourceInfo,
+            error_details_pb2.ErrorInfo, error_details_pb2.PreconditionFailure,
+        ):  # fmt: skip
+            if packed.Is(kind.DESCRIPTOR):
+                message = kind()
+                packed.Unpack(message)
+                unpacked.append(message)
+    return unpacked
+
+
+def violations(error: grpc.RpcError) -> dict[str, str]:
+    bad = [d for d in details(error) if isinstance(d, error_details_pb2.BadRequest)]
+    assert bad, f"no BadRequest in {details(error)}"
+    return {v.field: v.description for v in bad[0].field_violations}
+
+
+@pytest.mark.parametrize("rpc", sorted(REQUESTS))
+def test_unknown_cart_is_not_found(stub: CartServiceStub, rpc: str) -> None:
+    cart = full_cart(stub)
+    error = failure(stub, rpc, REQUESTS[rpc](Ids(cart, unknown="cart")))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    info = [d for d in details(error) if isinstance(d, error_details_pb2.ResourceInfo)]
+    assert info and info[0].resource_type == "cart" and info[0].resource_name == str(UNKNOWN)
+
+
+@pytest.mark.parametrize("rpc", sorted(SUB_RESOURCE))
+def test_unknown_part_of_a_cart_is_not_found(stub: CartServiceStub, rpc: str) -> None:
+    cart = full_cart(stub)
+    error = failure(stub, rpc, REQUESTS[rpc](Ids(cart, unknown=SUB_RESOURCE[rpc])))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    assert len(get(stub, cart.id).items) == len(cart.items)
+
+
+@pytest.mark.parametrize("rpc", sorted(SINGLETON_RPCS))
+def test_missing_singleton_is_not_found(stub: CartServiceStub, rpc: str) -> None:
+    cart = full_cart(stub)
+    stub.DeleteCartAddress(pb.DeleteCartAddressRequest(cart_id=cart.id))
+    stub.DeleteCartShipping(pb.DeleteCartShippingRequest(cart_id=cart.id))
+    stub.DeleteCommunicationPreference(pb.DeleteCommunicationPreferenceRequest(cart_id=cart.id))
+    error = failure(stub, rpc, REQUESTS[rpc](Ids(cart)))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize("rpc", sorted(REQUESTS))
+def test_zero_cart_id_is_invalid_argument_naming_the_field(stub: CartServiceStub, rpc: str) -> None:
+    request = REQUESTS[rpc](Ids(full_cart(stub)))
+    request.cart_id = 0  # type: ignore[attr-defined]
+    error = failure(stub, rpc, request)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "cart_id" in violations(error)
+
+
+BAD_REQUESTS: dict[str, tuple[Callable[[Ids], Message], str]] = {
+    "CreateCart": (lambda i: pb.CreateCartRequest(cart=r.Cart(collection_id=1)), "cart.user_id"),
+    "ListCarts": (lambda i: pb.ListCartsRequest(user_id="1"), "collection_id"),
+    "PatchUpdateCart": (lambda i: pb.PatchUpdateCartRequest(cart_id=i.cart, cart=r.Cart(type="x"), update_mask=_mask("id")), "update_mask"),
+    "CreateCartItem": (lambda i: pb.CreateCartItemRequest(cart_id=i.cart, items=[r.CartItem(quantity=1, skus=[r.Sku(sku_id="s", price=D(value="1e3"))])]), "items[0].skus[0].price"),
+    "PatchUpdateCartItem": (lambda i: pb.PatchUpdateCartItemRequest(cart_id=i.cart, item_id=i.item, item=r.CartItem(quantity=-1), update_mask=_mask("quantity")), "item.quantity"),
+    "CreateCartAddress": (lambda i: pb.CreateCartAddressRequest(cart_id=i.cart, address=r.Address(city="c" * 300)), "address.city"),
+    "UpdateCartProperties": (lambda i: pb.UpdateCartPropertiesRequest(cart_id=i.cart, cart_properties={str(n): "v" for n in range(51)}), "cart_properties"),
+    "CreateOtherCharges": (lambda i: pb.CreateOtherChargesRequest(cart_id=i.cart, other_charges=[r.OtherCharge(name="n", charge_value=D(value="1"))]), "other_charges[0].type"),
+    "CreatePayment": (lambda i: pb.CreatePaymentRequest(cart_id=i.cart, payments=[r.Payment(amount=D(value="-5"))]), "payments[0].amount"),
+    "CreatePromotion": (lambda i: pb.CreatePromotionRequest(cart_id=i.cart, promotions=[r.Promotion(name="no code")]), "promotions[0].promo_code"),
+    "PatchUpdateLoyaltyRewards": (lambda i: pb.PatchUpdateLoyaltyRewardsRequest(cart_id=i.cart, loyalty_detail_id=i.loyalty, loyalty_detail=r.LoyaltyDetail(value=D(value="1.23456")), update_mask=_mask("value")), "loyalty_detail.value"),
+    "UpdateCommunicationPreference": (lambda i: pb.UpdateCommunicationPreferenceRequest(cart_id=i.cart, communication_preference=r.CommunicationPreference(contact_method=99)), "communication_preference.contact_method"),  # type: ignore[arg-type]
+    "PatchUpdateCartItemProperties": (lambda i: pb.PatchUpdateCartItemPropertiesRequest(cart_id=i.cart, item_id=i.item), "item_properties"),
+    "CreateCartShipping": (lambda i: pb.CreateCartShippingRequest(cart_id=i.cart, shipping=r.Shipping(delivery_on_or_before=-1)), "shipping.delivery_on_or_before"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("rpc", sorted(BAD_REQUESTS))
+def test_malformed_field_is_invalid_argument_and_changes_nothing(stub: CartServiceStub, rpc: str) -> None:
+    cart = full_cart(stub)
+    build, field = BAD_REQUESTS[rpc]
+    error = failure(stub, rpc, build(Ids(cart)))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in violations(error), violations(error)
+    after = get(stub, cart.id)
+    after.ClearField("updated_time")
+    cart.ClearField("updated_time")
+    assert after == cart
+
+
+def test_every_violation_is_reported_at_once(stub: CartServiceStub) -> None:
+    error = failure(
+        stub, "CreateCart",
+        pb.CreateCartRequest(cart=r.Cart(items=[r.CartItem(quantity=0, skus=[r.Sku(price=D(value="abc"))])])),
+    )  # fmt: skip
+    assert set(violations(error)) >= {
+        "cart.user_id", "cart.collection_id", "cart.items[0].quantity",
+        "cart.items[0].skus[0].sku_id", "cart.items[0].skus[0].price",
+    }  # fmt: skip
+
+
+def test_duplicates_are_already_exists(stub: CartServiceStub) -> None:
+    cart = full_cart(stub)
+    for rpc, request in [
+        ("CreateCartAddress", REQUESTS["CreateCartAddress"](Ids(cart))),
+        ("CreateCartShipping", REQUESTS["CreateCartShipping"](Ids(cart))),
+        ("CreatePromotion", pb.CreatePromotionRequest(cart_id=cart.id, promotions=[cart.promotions[0]])),
+        ("CreateCartProperties", pb.CreateCartPropertiesRequest(cart_id=cart.id, cart_properties={"additionalProp1": "x"})),
+    ]:  # fmt: skip
+        assert failure(stub, rpc, request).code() == grpc.StatusCode.ALREADY_EXISTS, rpc
+
+
+@pytest.mark.parametrize("rpc", sorted(set(REQUESTS) - READS - {"DeleteCart"}))
+def test_changing_an_inactive_cart_is_failed_precondition(stub: CartServiceStub, rpc: str) -> None:
+    cart = full_cart(stub)
+    stub.PatchUpdateCart(
+        pb.PatchUpdateCartRequest(cart_id=cart.id, cart=r.Cart(status=r.CART_STATUS_INACTIVE))
+    )
+    error = failure(stub, rpc, REQUESTS[rpc](Ids(cart)))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    info = [d for d in details(error) if isinstance(d, error_details_pb2.ErrorInfo)]
+    assert info and info[0].reason == "CART_NOT_ACTIVE"
+
+
+def test_inactive_cart_can_be_reopened_and_checked_out_cart_is_final(stub: CartServiceStub) -> None:
+    cart = full_cart(stub)
+
+    def set_status(status: int) -> r.Cart:
+        request = pb.PatchUpdateCartRequest(cart_id=cart.id, cart=r.Cart(status=status))  # type: ignore[arg-type]
+        return stub.PatchUpdateCart(request).cart
+
+    assert set_status(r.CART_STATUS_INACTIVE).status == r.CART_STATUS_INACTIVE
+    assert set_status(r.CART_STATUS_ACTIVE).status == r.CART_STATUS_ACTIVE
+    assert set_status(r.CART_STATUS_CHECKED_OUT).status == r.CART_STATUS_CHECKED_OUT
+    for status in (r.CART_STATUS_ACTIVE, r.CART_STATUS_INACTIVE):
+        with pytest.raises(grpc.RpcError) as raised:
+            set_status(status)
+        assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    delete = failure(stub, "DeleteCart", pb.DeleteCartRequest(cart_id=cart.id))
+    assert delete.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert get(stub, cart.id).status == r.CART_STATUS_CHECKED_OUT
+
+
+def test_item_charge_must_name_an_item_of_the_cart(stub: CartServiceStub) -> None:
+    cart = full_cart(stub)
+    charge = r.OtherCharge(name="wrap", type=r.CHARGE_LEVEL_ITEM, charge_type=r.CHARGE_TYPE_FLAT)
+    missing = failure(stub, "CreateOtherCharges", pb.CreateOtherChargesRequest(cart_id=cart.id, other_charges=[charge]))
+    assert missing.code() == grpc.StatusCode.INVALID_ARGUMENT
+    charge.item_id = UNKNOWN
+    unknown = failure(stub, "CreateOtherCharges", pb.CreateOtherChargesRequest(cart_id=cart.id, other_charges=[charge]))
+    assert unknown.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_page_token_of_another_listing_is_rejected(stub: CartServiceStub) -> None:
+    user = f"pager-{uuid.uuid4().hex}"
+    first, second = create_cart(stub, user), create_cart(stub, user)
+    page = stub.ListCarts(pb.ListCartsRequest(collection_id=4982, user_id=user, page_size=1))
+    assert [c.id for c in page.carts] == [first.id] and page.next_page_token
+    error = failure(
+        stub, "ListCarts",
+        pb.ListCartsRequest(collection_id=4982, user_id="2", page_token=page.next_page_token),
+    )  # fmt: skip
+    assert "page_token" in violations(error)
+    rest = stub.ListCarts(
+        pb.ListCartsRequest(collection_id=4982, user_id=user, page_token=page.next_page_token)
+    )
+    assert [c.id for c in rest.carts] == [second.id] and not rest.next_page_token
