@@ -13,8 +13,8 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
-
 from cartservice.cart.v1 import cart_service_pb2_grpc
+
 from tests.servers import ServerProcess
 
 BASE_URL = os.environ.get("CARTSERVICE_TEST_DATABASE_URL", "postgresql://127.0.0.1:5432/test")

@@ -11,10 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cartservice.type.v1 import decimal_pb2
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from cartservice.type.v1 import decimal_pb2
 from server.api.convert import _enum_prefix
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "eventbridge"

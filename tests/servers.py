@@ -25,7 +25,9 @@ class ServerProcess:
         return f"127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, workdir: Path, *, database_url: str, extra: tuple[str, ...] = ()) -> ServerProcess:
+    def start(
+        cls, workdir: Path, *, database_url: str, extra: tuple[str, ...] = ()
+    ) -> ServerProcess:
         log_path = workdir / "server.log"
         command = [
             sys.executable, "-m", "server", "serve", "--port", "0",

@@ -5,12 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from google.protobuf import field_mask_pb2
-
 from cartservice.cart.v1 import cart_pb2 as r
 from cartservice.cart.v1 import cart_service_pb2 as pb
 from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
 from cartservice.type.v1.decimal_pb2 import Decimal as D
+from google.protobuf import field_mask_pb2
+
 from tests.seed_examples import decimals, from_seed, seed_payload
 
 
@@ -118,7 +118,11 @@ def test_cart_address_create_patch_delete(stub: CartServiceStub) -> None:
         pb.CreateCartAddressRequest(cart_id=cart.id, address=seed_address)
     ).address
     assert created.id > 0 and created.address_version > 0
-    assert (created.first_name, created.zip, created.email) == ("Lacota", "04455", "fiona.bray@hotmail.us")
+    assert (created.first_name, created.zip, created.email) == (
+        "Lacota",
+        "04455",
+        "fiona.bray@hotmail.us",
+    )
 
     patched = stub.PatchUpdateCartAddress(
         pb.PatchUpdateCartAddressRequest(
@@ -136,14 +140,19 @@ def test_cart_address_create_patch_delete(stub: CartServiceStub) -> None:
 def test_cart_item_create_patch_delete(stub: CartServiceStub) -> None:
     cart = create_cart(stub)
     seed_item = from_seed(seed_payload("CreateCartItem")["items"][0], r.CartItem)
-    created = stub.CreateCartItem(pb.CreateCartItemRequest(cart_id=cart.id, items=[seed_item])).items
+    created = stub.CreateCartItem(
+        pb.CreateCartItemRequest(cart_id=cart.id, items=[seed_item])
+    ).items
     assert len(created) == 1 and created[0].id > 0
     assert created[0].address.address_line1 == "The White House"
     assert created[0].shipping.id > 0 and created[0].skus[0].id > 0
 
     patched = stub.PatchUpdateCartItem(
         pb.PatchUpdateCartItemRequest(
-            cart_id=cart.id, item_id=created[0].id, item=r.CartItem(quantity=2), update_mask=mask("quantity")
+            cart_id=cart.id,
+            item_id=created[0].id,
+            item=r.CartItem(quantity=2),
+            update_mask=mask("quantity"),
         )
     ).items
     assert (patched[0].quantity, decimals(patched[0].quantity_v2)) == (2, Decimal(2))
@@ -159,7 +168,9 @@ def test_item_properties_update_patch_delete(stub: CartServiceStub) -> None:
     item_id = cart.items[0].id
     replaced = stub.UpdateCartItemProperties(
         pb.UpdateCartItemPropertiesRequest(
-            cart_id=cart.id, item_id=item_id, item_properties=seed_payload("UpdateCartItemProperties")["itemPropertiesList"]
+            cart_id=cart.id,
+            item_id=item_id,
+            item_properties=seed_payload("UpdateCartItemProperties")["itemPropertiesList"],
         )
     ).item_properties_list
     assert dict(replaced) == {"Cloths": "Cotton", "NewArrivals": "Pants"}
@@ -179,25 +190,32 @@ def test_item_properties_update_patch_delete(stub: CartServiceStub) -> None:
         "NewArrivals": "Pants",
         "additionalProp1": "shirts",
     }
-    stub.DeleteCartItemProperties(pb.DeleteCartItemPropertiesRequest(cart_id=cart.id, item_id=item_id))
+    stub.DeleteCartItemProperties(
+        pb.DeleteCartItemPropertiesRequest(cart_id=cart.id, item_id=item_id)
+    )
     assert dict(get(stub, cart.id).items[0].custom_properties) == {}
 
 
 def test_cart_properties_create_update_patch_delete(stub: CartServiceStub) -> None:
     cart = create_cart(stub)
     created = stub.CreateCartProperties(
-        pb.CreateCartPropertiesRequest(cart_id=cart.id, cart_properties={"CATEGORY": "Lenova", "BRAND ": "Laptops"})
+        pb.CreateCartPropertiesRequest(
+            cart_id=cart.id, cart_properties={"CATEGORY": "Lenova", "BRAND ": "Laptops"}
+        )
     ).cart_properties_list
     assert dict(created) == seed_payload("CreateCartProperties")["cartPropertiesList"]
 
     patched = stub.PatchUpdateCartProperties(
-        pb.PatchUpdateCartPropertiesRequest(cart_id=cart.id, cart_properties={"additionalProp1": "SonataWatch"})
+        pb.PatchUpdateCartPropertiesRequest(
+            cart_id=cart.id, cart_properties={"additionalProp1": "SonataWatch"}
+        )
     ).cart_properties_list
     assert patched["additionalProp1"] == "SonataWatch" and patched["CATEGORY"] == "Lenova"
 
     replaced = stub.UpdateCartProperties(
         pb.UpdateCartPropertiesRequest(
-            cart_id=cart.id, cart_properties=seed_payload("UpdateCartProperties")["cartPropertiesList"]
+            cart_id=cart.id,
+            cart_properties=seed_payload("UpdateCartProperties")["cartPropertiesList"],
         )
     ).cart_properties_list
     assert dict(replaced) == {"CATEGORY": "Lenova", "BRAND ": "Laptops"}
@@ -221,7 +239,11 @@ def test_cart_shipping_create_patch_delete(stub: CartServiceStub) -> None:
             cart_id=cart.id, shipping=r.Shipping(delivery_instructions="ring twice")
         )
     ).shipping
-    assert (patched.id, patched.delivery_instructions, patched.type) == (created.id, "ring twice", "PHYSICAL")
+    assert (patched.id, patched.delivery_instructions, patched.type) == (
+        created.id,
+        "ring twice",
+        "PHYSICAL",
+    )
 
     receipt = stub.DeleteCartShipping(pb.DeleteCartShippingRequest(cart_id=cart.id))
     assert (receipt.response_code, receipt.response_message) == (
@@ -263,7 +285,9 @@ def test_payment_create_patch_delete(stub: CartServiceStub) -> None:
     cart = create_cart(stub)
     seed_payment = from_seed(seed_payload("CreatePayment")["payment"][0], r.Payment)
     seed_payment.currency = "USD"
-    created = stub.CreatePayment(pb.CreatePaymentRequest(cart_id=cart.id, payments=[seed_payment])).payment
+    created = stub.CreatePayment(
+        pb.CreatePaymentRequest(cart_id=cart.id, payments=[seed_payment])
+    ).payment
     assert created[0].id > 0 and decimals(created[0].amount) == Decimal("37.94")
 
     patched = stub.PatchUpdateCartPayment(
@@ -289,7 +313,9 @@ def test_promotion_create_delete(stub: CartServiceStub) -> None:
     created = stub.CreatePromotion(
         pb.CreatePromotionRequest(cart_id=cart.id, promotions=[seed_promotion])
     ).promotion
-    assert [(p.promo_code, p.name, p.created_by) for p in created] == [("Jordan", "Test Promotion", "1")]
+    assert [(p.promo_code, p.name, p.created_by) for p in created] == [
+        ("Jordan", "Test Promotion", "1")
+    ]
 
     receipt = stub.DeletePromotion(pb.DeletePromotionRequest(cart_id=cart.id, promo_code="Jordan"))
     assert receipt.response_code == "PRPRDEL0000"
@@ -303,23 +329,31 @@ def test_communication_preference_update_delete(stub: CartServiceStub) -> None:
         r.CommunicationPreference,
     )
     updated = stub.UpdateCommunicationPreference(
-        pb.UpdateCommunicationPreferenceRequest(cart_id=cart.id, communication_preference=seed_preference)
+        pb.UpdateCommunicationPreferenceRequest(
+            cart_id=cart.id, communication_preference=seed_preference
+        )
     ).communication_preference
     assert updated == seed_preference
     assert get(stub, cart.id).communication_preference == seed_preference
 
-    receipt = stub.DeleteCommunicationPreference(pb.DeleteCommunicationPreferenceRequest(cart_id=cart.id))
+    receipt = stub.DeleteCommunicationPreference(
+        pb.DeleteCommunicationPreferenceRequest(cart_id=cart.id)
+    )
     assert receipt.response_code == "PRC1DEL0000"
     assert not get(stub, cart.id).HasField("communication_preference")
     again = stub.UpdateCommunicationPreference(
-        pb.UpdateCommunicationPreferenceRequest(cart_id=cart.id, communication_preference=seed_preference)
+        pb.UpdateCommunicationPreferenceRequest(
+            cart_id=cart.id, communication_preference=seed_preference
+        )
     )
     assert again.communication_preference == seed_preference
 
 
 def test_loyalty_rewards_create_patch_delete(stub: CartServiceStub) -> None:
     cart = create_cart(stub)
-    seed_reward = from_seed(seed_payload("CreateLoyaltyRewards")["loyaltyDetails"][0], r.LoyaltyDetail)
+    seed_reward = from_seed(
+        seed_payload("CreateLoyaltyRewards")["loyaltyDetails"][0], r.LoyaltyDetail
+    )
     created = stub.CreateLoyaltyRewards(
         pb.CreateLoyaltyRewardsRequest(cart_id=cart.id, loyalty_details=[seed_reward])
     ).loyalty_details[0]
@@ -342,7 +376,9 @@ def test_loyalty_rewards_create_patch_delete(stub: CartServiceStub) -> None:
 
 
 def test_cart_calculation_prices_items_charges_loyalty_and_payments(stub: CartServiceStub) -> None:
-    sku = r.Sku(sku_id="210001110", product_id="110001", bundle_sku_type="DEFAULT", price=D(value="10.48"))
+    sku = r.Sku(
+        sku_id="210001110", product_id="110001", bundle_sku_type="DEFAULT", price=D(value="10.48")
+    )
     cart = stub.CreateCart(
         pb.CreateCartRequest(
             cart=r.Cart(
@@ -371,7 +407,9 @@ def test_cart_calculation_prices_items_charges_loyalty_and_payments(stub: CartSe
         )
     )  # fmt: skip
 
-    checkout = stub.CreateCartCalculation(pb.CreateCartCalculationRequest(cart_id=cart.id)).cart_checkout
+    checkout = stub.CreateCartCalculation(
+        pb.CreateCartCalculationRequest(cart_id=cart.id)
+    ).cart_checkout
 
     line = checkout.items[0]
     assert decimals(line.unit_value.original_price) == Decimal("10.48")
@@ -389,4 +427,8 @@ def test_cart_calculation_prices_items_charges_loyalty_and_payments(stub: CartSe
         "totalAmountPaid": Decimal("5.00"),
         "totalAmountUnpaid": Decimal("29.64"),
     }
-    assert (checkout.cart_id, checkout.user_id, checkout.cart_type) == (str(cart.id), "4523", "user")
+    assert (checkout.cart_id, checkout.user_id, checkout.cart_type) == (
+        str(cart.id),
+        "4523",
+        "user",
+    )

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import uuid
-
 from collections.abc import Callable
 from typing import Any
 
 import grpc
 import pytest
+from cartservice.cart.v1 import cart_pb2 as r
+from cartservice.cart.v1 import cart_service_pb2 as pb
+from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
+from cartservice.type.v1.decimal_pb2 import Decimal as D
 from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from cartservice.cart.v1 import cart_pb2 as r
-from cartservice.cart.v1 import cart_service_pb2 as pb
-from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
-from cartservice.type.v1.decimal_pb2 import Decimal as D
 from tests.test_cart_rpcs import create_cart, get
 
 UNKNOWN = 9_000_000_000_000
@@ -99,11 +98,17 @@ SINGLETON_RPCS = {
 def full_cart(stub: CartServiceStub) -> r.Cart:
     """A cart with one of every part, so each RPC has something to act on."""
     cart = create_cart(stub)
-    stub.CreateOtherCharges(pb.CreateOtherChargesRequest(cart_id=cart.id, other_charges=[OTHER_CHARGE]))
-    stub.CreateLoyaltyRewards(
-        pb.CreateLoyaltyRewardsRequest(cart_id=cart.id, loyalty_details=[r.LoyaltyDetail(value=D(value="1"))])
+    stub.CreateOtherCharges(
+        pb.CreateOtherChargesRequest(cart_id=cart.id, other_charges=[OTHER_CHARGE])
     )
-    stub.CreateCartAddress(pb.CreateCartAddressRequest(cart_id=cart.id, address=r.Address(city="c")))
+    stub.CreateLoyaltyRewards(
+        pb.CreateLoyaltyRewardsRequest(
+            cart_id=cart.id, loyalty_details=[r.LoyaltyDetail(value=D(value="1"))]
+        )
+    )
+    stub.CreateCartAddress(
+        pb.CreateCartAddressRequest(cart_id=cart.id, address=r.Address(city="c"))
+    )
     return get(stub, cart.id)
 
 
@@ -194,7 +199,9 @@ BAD_REQUESTS: dict[str, tuple[Callable[[Ids], Message], str]] = {
 
 
 @pytest.mark.parametrize("rpc", sorted(BAD_REQUESTS))
-def test_malformed_field_is_invalid_argument_and_changes_nothing(stub: CartServiceStub, rpc: str) -> None:
+def test_malformed_field_is_invalid_argument_and_changes_nothing(
+    stub: CartServiceStub, rpc: str
+) -> None:
     cart = full_cart(stub)
     build, field = BAD_REQUESTS[rpc]
     error = failure(stub, rpc, build(Ids(cart)))
@@ -262,10 +269,18 @@ def test_inactive_cart_can_be_reopened_and_checked_out_cart_is_final(stub: CartS
 def test_item_charge_must_name_an_item_of_the_cart(stub: CartServiceStub) -> None:
     cart = full_cart(stub)
     charge = r.OtherCharge(name="wrap", type=r.CHARGE_LEVEL_ITEM, charge_type=r.CHARGE_TYPE_FLAT)
-    missing = failure(stub, "CreateOtherCharges", pb.CreateOtherChargesRequest(cart_id=cart.id, other_charges=[charge]))
+    missing = failure(
+        stub,
+        "CreateOtherCharges",
+        pb.CreateOtherChargesRequest(cart_id=cart.id, other_charges=[charge]),
+    )
     assert missing.code() == grpc.StatusCode.INVALID_ARGUMENT
     charge.item_id = UNKNOWN
-    unknown = failure(stub, "CreateOtherCharges", pb.CreateOtherChargesRequest(cart_id=cart.id, other_charges=[charge]))
+    unknown = failure(
+        stub,
+        "CreateOtherCharges",
+        pb.CreateOtherChargesRequest(cart_id=cart.id, other_charges=[charge]),
+    )
     assert unknown.code() == grpc.StatusCode.NOT_FOUND
 
 

@@ -1,0 +1,162 @@
+"""The server as operators meet it: health, reflection (what grpcurl uses), migrations, shutdown."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import grpc
+import psycopg
+import pytest
+from cartservice.cart.v1 import cart_service_pb2
+from google.protobuf import descriptor_pool, json_format
+from google.protobuf.message_factory import GetMessageClass
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
+
+from server.config import add_arguments, from_arguments
+from server.store.database import create_engine, database_url
+from server.store.migrate import schema_differences
+from tests.conftest import BASE_URL
+from tests.servers import ServerProcess
+
+CART_SERVICE = "cartservice.cart.v1.CartService"
+
+
+def test_health_reports_serving(channel: grpc.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    for service in ("", CART_SERVICE):
+        answer = health.Check(health_pb2.HealthCheckRequest(service=service))
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_health_command_exits_zero_against_a_serving_server(server: ServerProcess) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "server", "health", "--address", server.address],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout.strip()) == (0, "SERVING")
+
+
+def test_reflection_lists_describes_and_calls_without_proto_files(channel: grpc.Channel) -> None:
+    # What `grpcurl list / describe / -d '{…}'` does: everything from the server alone.
+    database = ProtoReflectionDescriptorDatabase(channel)
+    assert {CART_SERVICE, "grpc.health.v1.Health"} <= set(database.get_services())
+    pool = descriptor_pool.DescriptorPool(database)
+    service = pool.FindServiceByName(CART_SERVICE)
+    ours = cart_service_pb2.DESCRIPTOR.services_by_name["CartService"]
+    assert [m.name for m in service.methods] == [m.name for m in ours.methods]
+    assert len(service.methods) == 35
+    for method in service.methods:
+        assert method.input_type.fields and method.output_type.fields is not None
+
+    method = service.methods_by_name["CreateCart"]
+    request_class = GetMessageClass(method.input_type)
+    response_class = GetMessageClass(method.output_type)
+    request = json_format.Parse(
+        '{"cart": {"userId": "7", "collectionId": "4982", "items": [{"quantity": 2,'
+        ' "skus": [{"skuId": "sku_001", "price": {"value": "10.48"}}]}]}}',
+        request_class(),
+        descriptor_pool=pool,
+    )
+    call = channel.unary_unary(
+        f"/{CART_SERVICE}/CreateCart",
+        request_serializer=request_class.SerializeToString,
+        response_deserializer=response_class.FromString,
+    )
+    answer = json_format.MessageToDict(call(request), descriptor_pool=pool)
+    cart = answer["carts"][0]
+    assert cart["userId"] == "7" and cart["status"] == "CART_STATUS_ACTIVE"
+    assert cart["items"][0]["skus"][0]["price"] == {"value": "10.48"}
+
+
+def test_serve_help_documents_every_setting_with_its_environment_variable() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "server", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0
+    for variable in ("CARTSERVICE_PORT", "CARTSERVICE_DATABASE_URL", "CARTSERVICE_GRACE_PERIOD"):
+        assert variable in done.stdout
+
+
+def test_flag_beats_environment_variable_beats_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARTSERVICE_PORT", "6123")
+    monkeypatch.setenv("CARTSERVICE_GRACE_PERIOD", "2.5")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, "serve")
+    from_env = from_arguments(parser.parse_args([]))
+    from_flag = from_arguments(parser.parse_args(["--port", "7"]))
+    assert (from_env.port, from_env.grace_period, from_env.host) == (6123, 2.5, "127.0.0.1")
+    assert from_flag.port == 7
+
+
+def _migrate(url: str, data_dir: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "server", "migrate", "--database-url", url, "--data-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def _differences(url: str, data_dir: Path) -> list[object]:
+    async def compare() -> list[object]:
+        engine = create_engine(database_url(url, data_dir))
+        try:
+            return await schema_differences(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(compare())
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_migrate_builds_exactly_the_declared_schema_and_is_repeatable(
+    backend: str, tmp_path: Path
+) -> None:
+    name = f"cartservice_migrate_{uuid.uuid4().hex[:10]}"
+    if backend == "postgresql":
+        with psycopg.connect(BASE_URL, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        info = psycopg.conninfo.conninfo_to_dict(BASE_URL)
+        url = (
+            f"postgresql+psycopg://{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}/{name}"
+        )
+    else:
+        url = ""  # the embedded default: a file in the data directory
+    try:
+        assert _differences(url, tmp_path) != []  # empty database: every table is missing
+        _migrate(url, tmp_path)
+        _migrate(url, tmp_path)
+        assert _differences(url, tmp_path) == []
+    finally:
+        if backend == "postgresql":
+            with psycopg.connect(BASE_URL, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if backend == "sqlite":
+        assert (tmp_path / "cartservice.db").exists()
+
+
+def test_sigterm_stops_gracefully_and_refuses_new_calls(tmp_path: Path) -> None:
+    server = ServerProcess.start(tmp_path, database_url="")
+    with grpc.insecure_channel(server.address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        assert (
+            health.Check(health_pb2.HealthCheckRequest()).status
+            == health_pb2.HealthCheckResponse.SERVING
+        )
+        assert server.stop() == 0
+        with pytest.raises(grpc.RpcError) as raised:
+            health.Check(health_pb2.HealthCheckRequest(), timeout=2)
+        assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    log = server.log()
+    assert "stopping: refusing new calls" in log and log.rstrip().endswith("stopped")
+    assert "Traceback" not in log
