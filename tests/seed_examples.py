@@ -7,6 +7,7 @@ messages) and enum values lack their prefix ("ACTIVE" vs "CART_STATUS_ACTIVE").
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,11 +18,19 @@ from google.protobuf.message import Message
 
 from server.api.convert import _enum_prefix
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "eventbridge"
+# shared/ sits beside the project (DEVELOPERS.md); CARTSERVICE_SHARED_DIR points elsewhere.
+SHARED = Path(
+    os.environ.get("CARTSERVICE_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared")
+)
+FIXTURES = SHARED / "fixtures" / "eventbridge"
 M = TypeVar("M", bound=Message)
 
 
 def seed_payload(operation: str) -> dict[str, Any]:
+    if not FIXTURES.is_dir():
+        raise FileNotFoundError(
+            f"seed fixtures not found at {FIXTURES}; set CARTSERVICE_SHARED_DIR"
+        )
     envelope = json.loads((FIXTURES / f"{operation}.json").read_text())
     payload: dict[str, Any] = envelope["detail"]["payload"]
     return payload
