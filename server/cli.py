@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    if settings.log_level.upper() != "DEBUG":
+        # Alembic narrates every plugin and step at INFO; a migration's result is logged by us.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     if arguments.command == "migrate":
         return asyncio.run(_migrate(settings))
     from server.app import serve as run_server
