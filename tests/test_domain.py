@@ -64,7 +64,7 @@ def test_status_rules() -> None:
     cart = cart_with("1")
     ops.patch_cart(cart, {"status": CartStatus.INACTIVE}, STAMP)
     with pytest.raises(FailedPrecondition):
-        ops.add_items(cart, [CartItem(skus=[Sku()])], STAMP)
+        ops.add_items(cart, [CartItem(skus=[Sku()])], STAMP, max_items=100)
     with pytest.raises(FailedPrecondition):
         ops.patch_cart(cart, {"type": "x"}, STAMP)
     ops.patch_cart(cart, {"status": CartStatus.ACTIVE, "type": "x"}, STAMP)  # reopen and change
@@ -129,3 +129,12 @@ def test_malformed_decimals_are_violations(text: str) -> None:
 
 def test_item_times_render_as_the_seed_does() -> None:
     assert java_date_text(1_715_235_065_946) == "Thu May 09 06:11:05 GMT 2024"
+
+
+def test_a_cart_holds_at_most_max_items() -> None:
+    cart = cart_with("1", "2")
+    ops.add_items(cart, [CartItem(skus=[Sku()])], STAMP, max_items=3)
+    with pytest.raises(InvalidArgument) as raised:
+        ops.add_items(cart, [CartItem(skus=[Sku()])], STAMP, max_items=3)
+    assert raised.value.violations[0].field == "items"
+    assert len(cart.items) == 3

@@ -66,7 +66,7 @@ REQUESTS: dict[str, Callable[[Ids], Message]] = {
     "CreateOtherCharges": lambda i: pb.CreateOtherChargesRequest(cart_id=i.cart, other_charges=[OTHER_CHARGE]),
     "PatchUpdateOtherCharges": lambda i: pb.PatchUpdateOtherChargesRequest(cart_id=i.cart, other_charge_id=i.charge, other_charge=r.OtherCharge(name="n")),
     "DeleteOtherCharges": lambda i: pb.DeleteOtherChargesRequest(cart_id=i.cart, other_charge_id=i.charge),
-    "CreatePayment": lambda i: pb.CreatePaymentRequest(cart_id=i.cart, payments=[r.Payment(amount=D(value="1"))]),
+    "CreatePayment": lambda i: pb.CreatePaymentRequest(cart_id=i.cart, payments=[r.Payment(amount=D(value="1"), currency="USD")]),
     "PatchUpdateCartPayment": lambda i: pb.PatchUpdateCartPaymentRequest(cart_id=i.cart, cart_payment_id=i.payment, payment=r.Payment(payment_type="card")),
     "DeleteCartPayment": lambda i: pb.DeleteCartPaymentRequest(cart_id=i.cart, cart_payment_id=i.payment),
     "CreatePromotion": lambda i: pb.CreatePromotionRequest(cart_id=i.cart, promotions=[r.Promotion(promo_code="P2")]),
@@ -189,7 +189,7 @@ BAD_REQUESTS: dict[str, tuple[Callable[[Ids], Message], str]] = {
     "CreateCartAddress": (lambda i: pb.CreateCartAddressRequest(cart_id=i.cart, address=r.Address(city="c" * 300)), "address.city"),
     "UpdateCartProperties": (lambda i: pb.UpdateCartPropertiesRequest(cart_id=i.cart, cart_properties={str(n): "v" for n in range(51)}), "cart_properties"),
     "CreateOtherCharges": (lambda i: pb.CreateOtherChargesRequest(cart_id=i.cart, other_charges=[r.OtherCharge(name="n", charge_value=D(value="1"))]), "other_charges[0].type"),
-    "CreatePayment": (lambda i: pb.CreatePaymentRequest(cart_id=i.cart, payments=[r.Payment(amount=D(value="-5"))]), "payments[0].amount"),
+    "CreatePayment": (lambda i: pb.CreatePaymentRequest(cart_id=i.cart, payments=[r.Payment(amount=D(value="-5"), currency="USD")]), "payments[0].amount"),
     "CreatePromotion": (lambda i: pb.CreatePromotionRequest(cart_id=i.cart, promotions=[r.Promotion(name="no code")]), "promotions[0].promo_code"),
     "PatchUpdateLoyaltyRewards": (lambda i: pb.PatchUpdateLoyaltyRewardsRequest(cart_id=i.cart, loyalty_detail_id=i.loyalty, loyalty_detail=r.LoyaltyDetail(value=D(value="1.23456")), update_mask=_mask("value")), "loyalty_detail.value"),
     "UpdateCommunicationPreference": (lambda i: pb.UpdateCommunicationPreferenceRequest(cart_id=i.cart, communication_preference=r.CommunicationPreference(contact_method=99)), "communication_preference.contact_method"),  # type: ignore[arg-type]

@@ -160,3 +160,34 @@ def test_sigterm_stops_gracefully_and_refuses_new_calls(tmp_path: Path) -> None:
     log = server.log()
     assert "stopping: refusing new calls" in log and log.rstrip().endswith("stopped")
     assert "Traceback" not in log
+
+
+def test_log_holds_no_personal_data(stub: object, server: ServerProcess) -> None:
+    from cartservice.cart.v1 import cart_pb2 as r
+    from cartservice.cart.v1 import cart_service_pb2 as pb
+    from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
+
+    assert isinstance(stub, CartServiceStub)
+    secrets = {
+        "email": "leak.check@example.org",
+        "phone": "+44 20 7946 0958",
+        "address_line1": "221B Baker Street",
+    }
+    cart = stub.CreateCart(
+        pb.CreateCartRequest(cart=r.Cart(user_id="1", collection_id=4982))
+    ).carts[0]
+    stub.CreateCartAddress(
+        pb.CreateCartAddressRequest(cart_id=cart.id, address=r.Address(**secrets))
+    )
+    with pytest.raises(grpc.RpcError):
+        stub.UpdateCommunicationPreference(
+            pb.UpdateCommunicationPreferenceRequest(
+                cart_id=cart.id,
+                communication_preference=r.CommunicationPreference(
+                    email=secrets["email"], phone="bad phone " + secrets["phone"]
+                ),
+            )
+        )
+    log = server.log()
+    assert "serving on" in log
+    assert not [value for value in secrets.values() if value in log]

@@ -21,7 +21,7 @@ from google.protobuf.message import Message
 
 from server.api import convert
 from server.api.checkout import cart_checkout
-from server.api.validation import Violations, rule_for
+from server.api.validation import LIMITS, Violations, rule_for
 from server.domain import cart_operations as ops
 from server.domain.cart_operations import Stamp
 from server.domain.model import Cart
@@ -243,7 +243,10 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         items = read.field("items")
         read.done()
-        created = await self._change(request.cart_id, lambda c, s: ops.add_items(c, items, s))
+        created = await self._change(
+            request.cart_id,
+            lambda c, s: ops.add_items(c, items, s, max_items=LIMITS.items_per_cart),
+        )
         return pb.CreateCartItemResponse(
             items=[convert.to_proto(i, resources.CartItem) for i in created]
         )

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from server.api.input_shapes import problem_with
 from server.domain.errors import FieldViolation, InvalidArgument
 
 MAX_STRING = 256
@@ -27,6 +28,8 @@ class Rule:
     min_value: int | Decimal | None = None
     max_value: int | Decimal | None = None
     max_entries: int | None = None
+    # A text shape checked when the value is not blank: currency, email, phone, reference.
+    shape: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Limits:
     """Sizes a single request may not exceed."""
 
     items_per_request: int = 100
+    items_per_cart: int = 100
     skus_per_item: int = 50
     entries_per_request: int = 100
     properties_per_map: int = 50
@@ -50,6 +54,8 @@ RULES: Mapping[str, Rule] = {
     "Cart.collection_id": Rule(required=True, min_value=1),
     "Cart.accounts_id": Rule(min_value=0),
     "Cart.type": Rule(max_length=64),
+    "Cart.items": Rule(max_entries=LIMITS.items_per_request),
+    "CreateCartItemRequest.items": Rule(required=True, max_entries=LIMITS.items_per_request),
     "CartItem.quantity": Rule(min_value=1, max_value=10_000),
     "CartItem.quantity_v2": Rule(min_value=Decimal("0.0001"), max_value=Decimal(10_000)),
     "CartItem.skus": Rule(required=True, max_entries=LIMITS.skus_per_item),
@@ -65,10 +71,17 @@ RULES: Mapping[str, Rule] = {
     "Shipping.delivery_on_or_before": Rule(min_value=0),
     "Shipping.delivery_instructions": Rule(max_length=1024),
     "Payment.amount": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
-    "Payment.currency": Rule(max_length=8),
-    "Payment.payment_type": Rule(max_length=64),
+    "Payment.currency": Rule(required=True, max_length=3, shape="currency"),
+    "Payment.payment_id": Rule(shape="reference"),
+    "Payment.payment_item_id": Rule(shape="reference"),
+    "Payment.transaction_id": Rule(shape="reference"),
+    "Payment.payment_type": Rule(max_length=64, shape="reference"),
+    "Address.email": Rule(max_length=254, shape="email"),
+    "Address.phone": Rule(max_length=64, shape="phone"),
+    "Address.mobile": Rule(max_length=64, shape="phone"),
+    "CommunicationPreference.email": Rule(max_length=254, shape="email"),
     "Promotion.promo_code": Rule(required=True, max_length=64),
-    "CommunicationPreference.phone": Rule(max_length=64),
+    "CommunicationPreference.phone": Rule(max_length=64, shape="phone"),
     "CommunicationPreference.zip_code": Rule(max_length=64),
     "OtherCharge.charge_value": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
     "OtherCharge.description": Rule(max_length=1024),
@@ -107,6 +120,10 @@ class Violations:
             self.add(path, "is required")
         elif len(value) > rule.max_length:
             self.add(path, f"is longer than {rule.max_length} characters")
+        elif rule.shape and value.strip():
+            problem = problem_with(rule.shape, value.strip())
+            if problem:
+                self.add(path, problem)
 
     def check_number(self, path: str, value: int | Decimal, rule: Rule) -> None:
         if rule.required and not value:

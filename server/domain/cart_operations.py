@@ -170,8 +170,13 @@ def delete_shipping(cart: Cart, stamp: Stamp) -> None:
 # ---- items ----
 
 
-def add_items(cart: Cart, items: list[CartItem], stamp: Stamp) -> list[CartItem]:
+def add_items(cart: Cart, items: list[CartItem], stamp: Stamp, *, max_items: int) -> list[CartItem]:
     _begin_change(cart, stamp)
+    if len(cart.items) + len(items) > max_items:
+        raise InvalidArgument.single(
+            "items",
+            f"the cart would hold {len(cart.items) + len(items)} items; at most {max_items}",
+        )
     for item in items:
         _new_item(item, stamp)
         cart.items.append(item)
