@@ -13,6 +13,8 @@ from grpc_reflection.v1alpha import reflection
 
 from server.api.cart_servicer import CartServicer
 from server.api.errors import ErrorTranslationInterceptor
+from server.auth.interceptor import AuthenticationInterceptor
+from server.auth.setup import token_verifier
 from server.config import Settings
 from server.store.database import create_engine, database_url, session_factory
 from server.store.mapping import start_mappers
@@ -33,13 +35,14 @@ KEEPALIVE_OPTIONS = [
 
 async def serve(settings: Settings) -> None:
     start_mappers()
+    verifier = token_verifier(settings)
     url = database_url(settings.database_url, settings.data_dir)
     engine = create_engine(url, pool_size=settings.db_pool_size)
     if settings.migrate_at_start():
         await upgrade_to_head(engine)
         log.info("database migrated: %s", url.render_as_string(hide_password=True))
     server = grpc.aio.server(
-        interceptors=[ErrorTranslationInterceptor()],
+        interceptors=[AuthenticationInterceptor(verifier), ErrorTranslationInterceptor()],
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             *KEEPALIVE_OPTIONS,

@@ -17,6 +17,18 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(serve, "serve")
     migrate = commands.add_parser("migrate", help="Apply database migrations and exit.")
     add_arguments(migrate, "migrate")
+    token = commands.add_parser(
+        "token", help="Mint an HS256 token for local use with the configured secret; prints it."
+    )
+    add_arguments(token, "token")
+    token.add_argument("--user-id", required=True, help="sub claim")
+    token.add_argument("--collection-id", type=int, required=True, help="collection_id claim")
+    token.add_argument(
+        "--roles", required=True, help="comma-separated: ROLE_USER,ROLE_CART_ADMIN,…"
+    )
+    token.add_argument("--channel", default="", help="channel claim, e.g. CSR")
+    token.add_argument("--act-on-behalf-of", default="", help="act_on_behalf_of_user claim")
+    token.add_argument("--ttl", default="1h", help="lifetime: 3600, 90s, 30m, 12h, 7d")
     check = commands.add_parser(
         "health", help="Ask a running server's health service; exit 0 if SERVING."
     )
@@ -27,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.command == "health":
         return _health(arguments.address, arguments.timeout)
     settings = from_arguments(arguments)
+    if arguments.command == "token":
+        return _token(settings, arguments)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -38,8 +52,43 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.command == "migrate":
         return asyncio.run(_migrate(settings))
     from server.app import serve as run_server
+    from server.auth.setup import KeyConfigurationError
 
-    asyncio.run(run_server(settings))
+    try:
+        asyncio.run(run_server(settings))
+    except KeyConfigurationError as error:
+        logging.getLogger("cartservice").error("cannot verify tokens: %s", error)
+        return 2
+    return 0
+
+
+TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _token(settings: Settings, arguments: argparse.Namespace) -> int:
+    from server.auth.tokens import ensure_secret, mint_hs256
+
+    path = settings.hs256_secret_file()
+    if path is None:
+        print(
+            "token needs --jwt-secret-file (or the embedded default's --data-dir)", file=sys.stderr
+        )
+        return 2
+    ttl = arguments.ttl.strip()
+    seconds = int(ttl[:-1]) * TTL_UNITS[ttl[-1]] if ttl[-1] in TTL_UNITS else int(ttl)
+    print(
+        mint_hs256(
+            ensure_secret(path),
+            user_id=arguments.user_id,
+            collection_id=arguments.collection_id,
+            roles=[role.strip() for role in arguments.roles.split(",") if role.strip()],
+            channel=arguments.channel,
+            act_on_behalf_of_user=arguments.act_on_behalf_of or None,
+            ttl_seconds=seconds,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    )
     return 0
 
 

@@ -18,6 +18,7 @@ def setting(default: Any, help: str, *, groups: tuple[str, ...] = ("serve",)) ->
 
 
 DATABASE = ("serve", "migrate")
+KEYS = ("serve", "token")
 
 
 @dataclass(frozen=True)
@@ -25,14 +26,28 @@ class Settings:
     host: str = setting("127.0.0.1", "Address to listen on (0.0.0.0 for every interface).")
     port: int = setting(50051, "Port to listen on; 0 picks a free one (logged at start).")
     data_dir: Path = setting(
-        Path("var"), "Directory of the embedded SQLite database.", groups=DATABASE
+        Path("var"),
+        "Directory of the embedded SQLite database and of its generated JWT secret.",
+        groups=("serve", "migrate", "token"),
     )
     database_url: str = setting(
         "",
         "SQLAlchemy URL, e.g. postgresql+psycopg://user@host:5432/db; "
         "empty: SQLite file cartservice.db in the data directory.",
-        groups=DATABASE,
+        groups=("serve", "migrate", "token"),
     )
+    jwt_algorithm: str = setting("HS256", "JWT algorithm: HS256, RS256 or ES256.")
+    jwt_secret_file: str = setting(
+        "",
+        "File holding the HS256 secret; empty with the embedded default: <data-dir>/jwt-secret, "
+        "generated at first start.",
+        groups=KEYS,
+    )
+    jwt_public_key_file: str = setting("", "PEM public key verifying RS256/ES256 tokens.")
+    jwt_jwks_file: str = setting("", "JWKS file verifying RS256/ES256 tokens (chosen by kid).")
+    jwt_issuer: str = setting("", "Required iss claim; empty: not checked.", groups=KEYS)
+    jwt_audience: str = setting("", "Required aud claim; empty: not checked.", groups=KEYS)
+    jwt_leeway: float = setting(30.0, "Clock skew, in seconds, allowed on exp and nbf.")
     migrate: str = setting(
         "auto",
         "Apply database migrations at start: auto (only for the embedded SQLite), always, never.",
@@ -44,10 +59,21 @@ class Settings:
     max_message_bytes: int = setting(1024 * 1024, "Largest request accepted, in bytes.")
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.", groups=("serve", "migrate"))
 
+    def hs256_secret_file(self) -> Path | None:
+        """Where the HS256 secret is: configured, or generated beside the embedded database."""
+        if self.jwt_secret_file:
+            return Path(self.jwt_secret_file)
+        if not self.database_url:
+            return self.data_dir / "jwt-secret"
+        return None
+
     def migrate_at_start(self) -> bool:
         if self.migrate == "auto":
             return not self.database_url
         return self.migrate == "always"
+
+
+CHOICES = {"migrate": ("auto", "always", "never"), "jwt_algorithm": ("HS256", "RS256", "ES256")}
 
 
 def env_name(name: str) -> str:
@@ -67,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser, group: str) -> None:
             dest=spec.name,
             type=kind,
             default=kind(default),
-            choices=("auto", "always", "never") if spec.name == "migrate" else None,
+            choices=CHOICES.get(spec.name),
             help=f"{spec.metadata['help']} [env {env}; default {spec.default}]",
         )
 

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from cartservice.cart.v1 import cart_service_pb2_grpc
 
+from tests.identities import SERVER_FLAGS, DefaultCaller
 from tests.servers import ServerProcess
 
 BASE_URL = os.environ.get("CARTSERVICE_TEST_DATABASE_URL", "postgresql://127.0.0.1:5432/test")
@@ -48,7 +49,7 @@ def server(
     url_fixture = "postgres_url" if request.param == "postgresql" else "sqlite_url"
     database_url = request.getfixturevalue(url_fixture)
     workdir: Path = tmp_path_factory.mktemp(f"server-{request.param}")
-    process = ServerProcess.start(workdir, database_url=database_url)
+    process = ServerProcess.start(workdir, database_url=database_url, extra=SERVER_FLAGS)
     yield process
     process.stop()
 
@@ -61,4 +62,5 @@ def channel(server: ServerProcess) -> Iterator[grpc.Channel]:
 
 @pytest.fixture(scope="session")
 def stub(channel: grpc.Channel) -> cart_service_pb2_grpc.CartServiceStub:
-    return cart_service_pb2_grpc.CartServiceStub(channel)
+    """Calls as the default caller (tests.identities.DEFAULT: a super admin) unless told otherwise."""
+    return cart_service_pb2_grpc.CartServiceStub(grpc.intercept_channel(channel, DefaultCaller()))

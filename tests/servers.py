@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.identities import SECRET
+
 SERVING = re.compile(r"serving on [\d.]+:(\d+)")
 START_TIMEOUT_S = 30
 
@@ -29,10 +31,13 @@ class ServerProcess:
         cls, workdir: Path, *, database_url: str, extra: tuple[str, ...] = ()
     ) -> ServerProcess:
         log_path = workdir / "server.log"
+        secret_file = workdir / "jwt-secret"
+        secret_file.write_text(SECRET)
         command = [
             sys.executable, "-m", "server", "serve", "--port", "0",
             "--data-dir", str(workdir / "data"), "--database-url", database_url,
-            "--migrate", "always", "--grace-period", "5", *extra,
+            "--migrate", "always", "--grace-period", "5", "--jwt-secret-file", str(secret_file),
+            *extra,
         ]  # fmt: skip
         with log_path.open("wb") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

@@ -11,6 +11,7 @@ from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
 from cartservice.type.v1.decimal_pb2 import Decimal as D
 from google.protobuf import field_mask_pb2
 
+from tests.identities import on_behalf_of
 from tests.seed_examples import decimals, from_seed, seed_payload
 
 
@@ -21,7 +22,9 @@ def seed_cart(user_id: str = "1") -> r.Cart:
 
 
 def create_cart(stub: CartServiceStub, user_id: str = "1") -> r.Cart:
-    return stub.CreateCart(pb.CreateCartRequest(cart=seed_cart(user_id))).carts[0]
+    """A cart built from the seed, owned by `user_id` (created by a super admin on its behalf)."""
+    request = pb.CreateCartRequest(cart=seed_cart(user_id))
+    return stub.CreateCart(request, metadata=on_behalf_of(user_id)).carts[0]
 
 
 def mask(*paths: str) -> field_mask_pb2.FieldMask:
@@ -382,14 +385,13 @@ def test_cart_calculation_prices_items_charges_loyalty_and_payments(stub: CartSe
     cart = stub.CreateCart(
         pb.CreateCartRequest(
             cart=r.Cart(
-                user_id="4523",
-                collection_id=4990,
                 type="user",
                 items=[r.CartItem(quantity=3, skus=[sku])],
                 payments=[r.Payment(amount=D(value="5.00"), currency="USD")],
                 loyalty_details=[r.LoyaltyDetail(value=D(value="1.44"))],
             )
-        )
+        ),
+        metadata=on_behalf_of("4523", collection_id=4990),
     ).carts[0]
     stub.CreateOtherCharges(
         pb.CreateOtherChargesRequest(

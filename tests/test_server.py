@@ -24,6 +24,7 @@ from server.config import add_arguments, from_arguments
 from server.store.database import create_engine, database_url
 from server.store.migrate import schema_differences
 from tests.conftest import BASE_URL
+from tests.identities import as_caller
 from tests.servers import ServerProcess
 
 CART_SERVICE = "cartservice.cart.v1.CartService"
@@ -70,7 +71,7 @@ def test_reflection_lists_describes_and_calls_without_proto_files(channel: grpc.
         request_serializer=request_class.SerializeToString,
         response_deserializer=response_class.FromString,
     )
-    answer = json_format.MessageToDict(call(request), descriptor_pool=pool)
+    answer = json_format.MessageToDict(call(request, metadata=as_caller("7")), descriptor_pool=pool)
     cart = answer["carts"][0]
     assert cart["userId"] == "7" and cart["status"] == "CART_STATUS_ACTIVE"
     assert cart["items"][0]["skus"][0]["price"] == {"value": "10.48"}
@@ -146,7 +147,7 @@ def test_migrate_builds_exactly_the_declared_schema_and_is_repeatable(
 
 
 def test_sigterm_stops_gracefully_and_refuses_new_calls(tmp_path: Path) -> None:
-    server = ServerProcess.start(tmp_path, database_url="")
+    server = ServerProcess.start(tmp_path, database_url="")  # the embedded default
     with grpc.insecure_channel(server.address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         assert (

@@ -21,7 +21,9 @@ from google.protobuf.message import Message
 
 from server.api import convert
 from server.api.checkout import cart_checkout
-from server.api.validation import LIMITS, Violations, rule_for
+from server.api.validation import LIMITS, Rule, Violations, rule_for
+from server.auth import access
+from server.auth.identity import caller
 from server.domain import cart_operations as ops
 from server.domain.cart_operations import Stamp
 from server.domain.model import Cart
@@ -118,21 +120,23 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
 
     # ---- plumbing ----
 
-    def _stamp(self, cart: Cart) -> Stamp:
-        # Until callers are authenticated, the cart's owner is the one who acts on it.
-        return Stamp(actor=cart.user_id, now_ms=self._clock())
+    def _stamp(self) -> Stamp:
+        return Stamp(actor=caller().user_id, now_ms=self._clock())
 
     async def _change(self, cart_id: int, operation: Callable[[Cart, Stamp], T]) -> T:
         async with self._units() as uow:
             cart = await uow.carts.get(cart_id, for_update=True)
-            result = operation(cart, self._stamp(cart))
+            access.authorize_cart(caller(), cart)
+            result = operation(cart, self._stamp())
             await uow.carts.flush()
             await uow.commit()
             return result
 
     async def _read(self, cart_id: int) -> Cart:
         async with self._units() as uow:
-            return await uow.carts.get(cart_id)
+            cart = await uow.carts.get(cart_id)
+        access.authorize_cart(caller(), cart)
+        return cart
 
     async def _delete(
         self, cart_id: int, operation: Callable[[Cart, Stamp], None], response: Callable[..., R]
@@ -149,8 +153,9 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request)
         cart: Cart = read.message("cart")
         read.done()
+        cart.user_id, cart.collection_id = access.new_cart_owner(caller())
         async with self._units() as uow:
-            ops.new_cart(cart, Stamp(actor=cart.user_id, now_ms=self._clock()))
+            ops.new_cart(cart, self._stamp())
             uow.carts.add(cart)
             await uow.carts.flush()
             await uow.commit()
@@ -165,18 +170,19 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         self, request: pb.ListCartsRequest, context: Context
     ) -> pb.ListCartsResponse:
         violations = Violations()
-        violations.check_positive_id("collection_id", request.collection_id)
-        violations.check_string("user_id", request.user_id, rule_for("Cart", "user_id"))
+        if request.collection_id < 0:
+            violations.add("collection_id", "must be a positive id, or 0 for the caller's")
+        violations.check_string("user_id", request.user_id, Rule(max_length=64))
         if not 0 <= request.page_size <= MAX_PAGE_SIZE:
             violations.add("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
-        after_id = _decode_page_token(request, violations)
+        violations.raise_if_any()
+        scope = access.listing_scope(caller(), request.collection_id, request.user_id)
+        after_id = _decode_page_token(request.page_token, scope, violations)
         violations.raise_if_any()
         limit = request.page_size or DEFAULT_PAGE_SIZE
         async with self._units() as uow:
-            carts = await uow.carts.list_for_user(
-                request.collection_id, request.user_id, after_id=after_id, limit=limit + 1
-            )
-        next_token = _page_token(request, carts[limit - 1].id) if len(carts) > limit else ""
+            carts = await uow.carts.list_for_user(*scope, after_id=after_id, limit=limit + 1)
+        next_token = _page_token(scope, carts[limit - 1].id) if len(carts) > limit else ""
         return pb.ListCartsResponse(
             carts=[convert.to_proto(c, resources.Cart) for c in carts[:limit]],
             next_page_token=next_token,
@@ -573,18 +579,18 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
 # ---- page tokens: opaque to clients, bound to the query they continue ----
 
 
-def _page_token(request: pb.ListCartsRequest, last_id: int | None) -> str:
-    raw = f"{last_id}:{request.collection_id}:{request.user_id}"
+def _page_token(scope: tuple[int, str], last_id: int | None) -> str:
+    raw = f"{last_id}:{scope[0]}:{scope[1]}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
-def _decode_page_token(request: pb.ListCartsRequest, violations: Violations) -> int:
-    if not request.page_token:
+def _decode_page_token(token: str, scope: tuple[int, str], violations: Violations) -> int:
+    if not token:
         return 0
     try:
-        raw = base64.urlsafe_b64decode(request.page_token.encode()).decode()
+        raw = base64.urlsafe_b64decode(token.encode()).decode()
         last_id, collection_id, user_id = raw.split(":", 2)
-        if (int(collection_id), user_id) == (request.collection_id, request.user_id):
+        if (int(collection_id), user_id) == scope:
             return int(last_id)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass

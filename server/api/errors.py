@@ -1,7 +1,8 @@
 """Turns what a handler raises into one gRPC status, with google.rpc details a client can read.
 
 DomainError kinds map to INVALID_ARGUMENT (BadRequest field violations), NOT_FOUND and
-ALREADY_EXISTS (ResourceInfo), FAILED_PRECONDITION (PreconditionFailure and ErrorInfo). A lost
+ALREADY_EXISTS (ResourceInfo), PERMISSION_DENIED (ErrorInfo), FAILED_PRECONDITION
+(PreconditionFailure and ErrorInfo). A lost
 database connection is UNAVAILABLE (the client may retry); anything else is a fault of ours,
 logged with its traceback and answered INTERNAL without internals.
 """
@@ -26,6 +27,7 @@ from server.domain.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
 )
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,9 @@ def _classify(error: DomainError) -> tuple[int, list[Message]]:
             resource_type=error.resource, resource_name=str(error.key)
         )
         return code, [info]
+    if isinstance(error, PermissionDenied):
+        info = error_details_pb2.ErrorInfo(reason="PERMISSION_DENIED", domain=ERROR_DOMAIN)
+        return code_pb2.PERMISSION_DENIED, [info]
     if isinstance(error, FailedPrecondition):
         violation = error_details_pb2.PreconditionFailure.Violation(
             type=error.reason, subject="cart", description=str(error)

@@ -50,8 +50,6 @@ NON_NEGATIVE = Decimal(0)
 MONEY_MAX = Decimal("999999999999.9999")
 
 RULES: Mapping[str, Rule] = {
-    "Cart.user_id": Rule(required=True, max_length=64),
-    "Cart.collection_id": Rule(required=True, min_value=1),
     "Cart.accounts_id": Rule(min_value=0),
     "Cart.type": Rule(max_length=64),
     "Cart.items": Rule(max_entries=LIMITS.items_per_request),

@@ -23,6 +23,10 @@ class AlreadyExists(DomainError):
         self.key = key
 
 
+class PermissionDenied(DomainError):
+    """The caller is known but may not do this."""
+
+
 class FailedPrecondition(DomainError):
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)

@@ -162,8 +162,6 @@ class LoyaltyDetail:
 
 @dataclass(eq=False)
 class Cart:
-    user_id: str = ""
-    collection_id: int = 0
     accounts_id: int = 0
     type: str = ""
     items: list[CartItem] = field(default_factory=list)
@@ -176,6 +174,9 @@ class Cart:
     other_charges: list[OtherCharge] = field(default_factory=list)
     loyalty_details: list[LoyaltyDetail] = field(default_factory=list)
     id: int | None = server_set()
+    # The owner: set from the verified caller (server.auth.access), never from a request body.
+    user_id: str = server_set("")
+    collection_id: int = server_set(0)
     status: CartStatus = server_set(CartStatus.ACTIVE)
     created_by: str = server_set("")
     created_time: int = server_set(0)

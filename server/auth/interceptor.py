@@ -1,0 +1,72 @@
+"""Authenticates every call (but health and reflection) and makes the caller's Identity current."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from server.auth.identity import current_identity
+from server.auth.tokens import TokenVerifier, Unauthenticated
+
+log = logging.getLogger(__name__)
+
+# Operators and load balancers reach these without a token.
+OPEN_SERVICES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
+
+
+def bearer_token(metadata: Any) -> str:
+    for key, value in metadata or ():
+        if key == "authorization":
+            scheme, _, token = str(value).partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthenticated("authorization metadata must be 'Bearer <token>'")
+            return token.strip()
+    raise Unauthenticated("missing authorization metadata (Bearer token)")
+
+
+class AuthenticationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith(OPEN_SERVICES):
+            return handler
+        try:
+            identity = self._verifier.verify(bearer_token(details.invocation_metadata))
+        except Unauthenticated as error:
+            log.info("unauthenticated call to %s: %s", details.method, error)
+            return _refusal(handler, str(error))
+        behavior = handler.unary_unary
+
+        async def as_caller(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            current_identity.set(identity)
+            return await behavior(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            as_caller,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def _refusal(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandler:
+    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+    return grpc.unary_unary_rpc_method_handler(
+        refuse,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
