@@ -10,8 +10,9 @@ INSTALLED := $(VENV)/.installed
 
 ## run: install into .venv, migrate the embedded SQLite database and serve on 127.0.0.1:50051
 run: $(INSTALLED)
-	@echo "cartservice: serving on 127.0.0.1:$${CARTSERVICE_PORT:-50051} (Ctrl-C stops). Try:"
-	@echo "  grpcurl -plaintext 127.0.0.1:$${CARTSERVICE_PORT:-50051} list cartservice.cart.v1.CartService"
+	@token=$$($(BIN)/cartservice token --user-id 1 --collection-id 4982 --roles ROLE_USER --ttl 12h) && \
+	echo "cartservice: serving on 127.0.0.1:$${CARTSERVICE_PORT:-50051} (Ctrl-C stops). Try, with a 12-hour token of user 1:" && \
+	echo "  grpcurl -plaintext -H 'authorization: Bearer $$token' -d '{}' 127.0.0.1:$${CARTSERVICE_PORT:-50051} cartservice.cart.v1.CartService/CreateCart"
 	$(BIN)/cartservice serve
 
 ## test: install with the test extras and run the whole suite (PostgreSQL and SQLite)

@@ -28,7 +28,7 @@ from server.domain import cart_operations as ops
 from server.domain.cart_operations import Stamp
 from server.domain.model import Cart
 from server.domain.pricing import price_cart
-from server.store.unit_of_work import UnitOfWorkFactory
+from server.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 T = TypeVar("T")
 R = TypeVar("R", bound=Message)
@@ -123,10 +123,16 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
     def _stamp(self) -> Stamp:
         return Stamp(actor=caller().user_id, now_ms=self._clock())
 
+    @staticmethod
+    async def _load(uow: UnitOfWork, cart_id: int, *, for_update: bool = False) -> Cart:
+        """The cart, if the caller may reach it: every RPC on a cart loads it through here."""
+        cart = await uow.carts.get(cart_id, for_update=for_update)
+        access.authorize_cart(caller(), cart)
+        return cart
+
     async def _change(self, cart_id: int, operation: Callable[[Cart, Stamp], T]) -> T:
         async with self._units() as uow:
-            cart = await uow.carts.get(cart_id, for_update=True)
-            access.authorize_cart(caller(), cart)
+            cart = await self._load(uow, cart_id, for_update=True)
             result = operation(cart, self._stamp())
             await uow.carts.flush()
             await uow.commit()
@@ -134,9 +140,7 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
 
     async def _read(self, cart_id: int) -> Cart:
         async with self._units() as uow:
-            cart = await uow.carts.get(cart_id)
-        access.authorize_cart(caller(), cart)
-        return cart
+            return await self._load(uow, cart_id)
 
     async def _delete(
         self, cart_id: int, operation: Callable[[Cart, Stamp], None], response: Callable[..., R]
@@ -202,7 +206,7 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
     ) -> pb.DeleteCartResponse:
         require_ids(cart_id=request.cart_id)
         async with self._units() as uow:
-            cart = await uow.carts.get(request.cart_id, for_update=True)
+            cart = await self._load(uow, request.cart_id, for_update=True)
             ops.check_deletable(cart)
             await uow.carts.delete(cart)
             await uow.commit()
