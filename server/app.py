@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
 
 import grpc
 from cartservice.cart.v1 import cart_service_pb2, cart_service_pb2_grpc
@@ -56,7 +57,7 @@ async def serve(settings: Settings) -> None:
     reflection.enable_server_reflection(
         (CART_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    port = _listen(server, settings)
     await server.start()
     for service in ("", CART_SERVICE):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
@@ -68,6 +69,22 @@ async def serve(settings: Settings) -> None:
     await server.stop(settings.grace_period)
     await engine.dispose()
     log.info("stopped")
+
+
+def _listen(server: grpc.aio.Server, settings: Settings) -> int:
+    address = f"{settings.host}:{settings.port}"
+    if not settings.tls_cert_file:
+        return int(server.add_insecure_port(address))
+    client_ca = (
+        Path(settings.tls_client_ca_file).read_bytes() if settings.tls_client_ca_file else None
+    )
+    credentials = grpc.ssl_server_credentials(
+        [(Path(settings.tls_key_file).read_bytes(), Path(settings.tls_cert_file).read_bytes())],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+    log.info("TLS on%s", " with client certificates required" if client_ca else "")
+    return int(server.add_secure_port(address, credentials))
 
 
 async def _wait_for_stop_signal() -> None:

@@ -48,6 +48,11 @@ class Settings:
     jwt_issuer: str = setting("", "Required iss claim; empty: not checked.", groups=KEYS)
     jwt_audience: str = setting("", "Required aud claim; empty: not checked.", groups=KEYS)
     jwt_leeway: float = setting(30.0, "Clock skew, in seconds, allowed on exp and nbf.")
+    tls_cert_file: str = setting("", "PEM certificate chain; with --tls-key-file, serve TLS only.")
+    tls_key_file: str = setting("", "PEM private key of the certificate.")
+    tls_client_ca_file: str = setting(
+        "", "PEM CA bundle; when set, clients must present a certificate it signed (mutual TLS)."
+    )
     migrate: str = setting(
         "auto",
         "Apply database migrations at start: auto (only for the embedded SQLite), always, never.",
