@@ -114,3 +114,31 @@ def test_oversized_request_is_resource_exhausted(stub: CartServiceStub) -> None:
     )
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert dict(get(stub, cart.id).custom_properties) == dict(cart.custom_properties)
+
+
+def test_nul_characters_are_refused_everywhere_text_is_stored(stub: CartServiceStub) -> None:
+    # Found by the property-based test: PostgreSQL stores no NUL in text or JSON.
+    cart = create_cart(stub)
+    for rpc, request, field in [
+        (
+            "UpdateCartProperties",
+            pb.UpdateCartPropertiesRequest(cart_id=cart.id, cart_properties={"k": "a\x00b"}),
+            "cart_properties['k']",
+        ),
+        (
+            "UpdateCartProperties",
+            pb.UpdateCartPropertiesRequest(cart_id=cart.id, cart_properties={"k\x00": "v"}),
+            "cart_properties['k\\x00']",
+        ),
+        (
+            "CreateCartAddress",
+            pb.CreateCartAddressRequest(cart_id=cart.id, address=r.Address(city="x\x00")),
+            "address.city",
+        ),
+    ]:
+        error = failure(stub, rpc, request)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and field in violations(error), (
+            rpc,
+            violations(error),
+        )
+    assert dict(get(stub, cart.id).custom_properties) == dict(cart.custom_properties)

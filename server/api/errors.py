@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -81,8 +81,40 @@ async def _abort(context: grpc.aio.ServicerContext, status: status_pb2.Status) -
     await context.abort(converted.code, converted.details, converted.trailing_metadata)
 
 
+class Undecodable:
+    """Stands in for a request whose bytes are not the message the method takes."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+
+def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """A deserializer that never raises: grpc would answer a raised DecodeError with UNKNOWN."""
+    if deserializer is None:
+        return None
+
+    def deserialize(raw: bytes) -> Any:
+        try:
+            return deserializer(raw)
+        except DecodeError as error:
+            return Undecodable(str(error))
+
+    return deserialize
+
+
 def translate_errors(handler: Handler) -> Handler:
     async def translated(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if isinstance(request, Undecodable):
+            violation = error_details_pb2.BadRequest.FieldViolation(
+                field="", description=request.problem
+            )
+            details = [_pack(error_details_pb2.BadRequest(field_violations=[violation]))]
+            status = status_pb2.Status(
+                code=code_pb2.INVALID_ARGUMENT,
+                message="request is not valid protobuf",
+                details=details,
+            )
+            await _abort(context, status)
         try:
             return await handler(request, context)
         except grpc.aio.AbortError:
@@ -121,6 +153,6 @@ class ErrorTranslationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[m
             return handler
         return grpc.unary_unary_rpc_method_handler(
             translate_errors(handler.unary_unary),
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=tolerant(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )

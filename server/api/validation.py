@@ -114,7 +114,10 @@ class Violations:
             raise InvalidArgument(self.found)
 
     def check_string(self, path: str, value: str, rule: Rule) -> None:
-        if rule.required and not value.strip():
+        if "\x00" in value:
+            # PostgreSQL stores no NUL in text or JSON; refuse it for every backend alike.
+            self.add(path, "must not contain NUL characters")
+        elif rule.required and not value.strip():
             self.add(path, "is required")
         elif len(value) > rule.max_length:
             self.add(path, f"is longer than {rule.max_length} characters")
@@ -142,12 +145,14 @@ class Violations:
     def check_properties(self, path: str, properties: Mapping[str, str]) -> None:
         self.check_count(path, len(properties), LIMITS.properties_per_map)
         for key, value in properties.items():
-            if not key.strip() or len(key) > LIMITS.property_key_length:
+            if "\x00" in key or "\x00" in value:
+                self.add(f"{path}[{key[:32]!r}]", "must not contain NUL characters")
+            elif not key.strip() or len(key) > LIMITS.property_key_length:
                 self.add(
                     f"{path}[{key[:32]!r}]",
                     f"key must be 1 to {LIMITS.property_key_length} characters",
                 )
-            if len(value) > LIMITS.property_value_length:
+            elif len(value) > LIMITS.property_value_length:
                 self.add(
                     f"{path}[{key[:32]!r}]",
                     f"value is longer than {LIMITS.property_value_length} characters",
