@@ -12,6 +12,7 @@ from cartservice.cart.v1 import cart_service_pb2, cart_service_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from server.api import validation
 from server.api.cart_servicer import CartServicer
 from server.api.errors import ErrorTranslationInterceptor
 from server.auth.interceptor import AuthenticationInterceptor
@@ -36,6 +37,7 @@ KEEPALIVE_OPTIONS = [
 
 async def serve(settings: Settings) -> None:
     start_mappers()
+    validation.configure(settings.limits())
     verifier = token_verifier(settings)
     url = database_url(settings.database_url, settings.data_dir)
     engine = create_engine(url, pool_size=settings.db_pool_size)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from server.api.validation import Limits
+
 ENV_PREFIX = "CARTSERVICE_"
 
 
@@ -62,7 +64,25 @@ class Settings:
         10.0, "Seconds running calls may take to finish after SIGTERM/SIGINT."
     )
     max_message_bytes: int = setting(1024 * 1024, "Largest request accepted, in bytes.")
+    max_items_per_request: int = setting(Limits.items_per_request, "Items one request may add.")
+    max_items_per_cart: int = setting(Limits.items_per_cart, "Items a cart may hold.")
+    max_skus_per_item: int = setting(Limits.skus_per_item, "Skus of one item.")
+    max_entries_per_request: int = setting(
+        Limits.entries_per_request, "Entries of any other list in a request."
+    )
+    max_properties_per_map: int = setting(Limits.properties_per_map, "Keys of a properties map.")
+    max_property_key_length: int = setting(Limits.property_key_length, "Characters of a key.")
+    max_property_value_length: int = setting(
+        Limits.property_value_length, "Characters of a property value."
+    )
+    max_string_length: int = setting(
+        Limits.string_length, "Characters of a text field without a limit of its own."
+    )
+    max_quantity: int = setting(Limits.quantity, "Largest quantity of an item or sku.")
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.", groups=("serve", "migrate"))
+
+    def limits(self) -> Limits:
+        return Limits(**{f.name: getattr(self, "max_" + f.name) for f in fields(Limits)})
 
     def hs256_secret_file(self) -> Path | None:
         """Where the HS256 secret is: configured, or generated beside the embedded database."""

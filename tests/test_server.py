@@ -24,7 +24,7 @@ from server.config import add_arguments, from_arguments
 from server.store.database import create_engine, database_url
 from server.store.migrate import schema_differences
 from tests.conftest import BASE_URL
-from tests.identities import as_caller
+from tests.identities import as_caller, token
 from tests.servers import ServerProcess
 
 CART_SERVICE = "cartservice.cart.v1.CartService"
@@ -189,6 +189,43 @@ def test_log_holds_no_personal_data(stub: object, server: ServerProcess) -> None
                 ),
             )
         )
+    expired = token(ttl_seconds=-600)
+    with pytest.raises(grpc.RpcError):
+        stub.GetCart(
+            pb.GetCartRequest(cart_id=cart.id), metadata=(("authorization", f"Bearer {expired}"),)
+        )
     log = server.log()
-    assert "serving on" in log
-    assert not [value for value in secrets.values() if value in log]
+    assert "serving on" in log and "unauthenticated call" in log
+    assert not [value for value in [*secrets.values(), expired] if value in log]
+
+
+def test_limits_are_settings(tmp_path: Path) -> None:
+    from cartservice.cart.v1 import cart_pb2 as r
+    from cartservice.cart.v1 import cart_service_pb2 as pb
+    from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
+    from cartservice.type.v1.decimal_pb2 import Decimal
+
+    server = ServerProcess.start(
+        tmp_path, database_url="", extra=("--max-items-per-cart", "2", "--max-string-length", "8")
+    )
+    try:
+        with grpc.insecure_channel(server.address) as channel:
+            stub = CartServiceStub(channel)
+            me = as_caller("limits")
+            item = r.CartItem(quantity=1, skus=[r.Sku(sku_id="s", price=Decimal(value="1"))])
+            cart = stub.CreateCart(
+                pb.CreateCartRequest(cart=r.Cart(items=[item, item])), metadata=me
+            ).carts[0]
+            with pytest.raises(grpc.RpcError) as too_many:
+                stub.CreateCartItem(
+                    pb.CreateCartItemRequest(cart_id=cart.id, items=[item]), metadata=me
+                )
+            assert too_many.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            with pytest.raises(grpc.RpcError) as too_long:
+                stub.CreateCartAddress(
+                    pb.CreateCartAddressRequest(cart_id=cart.id, address=r.Address(city="c" * 9)),
+                    metadata=me,
+                )
+            assert "address.city" in (too_long.value.details() or "")
+    finally:
+        server.stop()

@@ -21,7 +21,7 @@ from google.protobuf.message import Message
 
 from server.api import convert
 from server.api.checkout import cart_checkout
-from server.api.validation import LIMITS, Rule, Violations, rule_for
+from server.api.validation import Rule, Violations, limits, rule_for
 from server.auth import access
 from server.auth.identity import caller
 from server.domain import cart_operations as ops
@@ -255,7 +255,7 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read.done()
         created = await self._change(
             request.cart_id,
-            lambda c, s: ops.add_items(c, items, s, max_items=LIMITS.items_per_cart),
+            lambda c, s: ops.add_items(c, items, s, max_items=limits().items_per_cart),
         )
         return pb.CreateCartItemResponse(
             items=[convert.to_proto(i, resources.CartItem) for i in created]

@@ -8,11 +8,9 @@ from decimal import Decimal
 from cartservice.cart.v1 import calculation_pb2 as pb
 
 from server.api.convert import decimal_message
-from server.api.validation import RULES
+from server.api.validation import rule_for
 from server.domain.model import Cart
 from server.domain.pricing import ZERO, CartPrice, LinePrice
-
-QUANTITY_LIMIT = RULES["CartItem.quantity"]
 
 
 def cart_checkout(cart: Cart, price: CartPrice) -> pb.CartCheckout:
@@ -47,10 +45,7 @@ def _item(line: LinePrice) -> pb.CheckoutItem:
                 type=sku.bundle_sku_type,
                 price=decimal_message(sku.price),
                 regular_price=decimal_message(sku.price),
-                quantity_limit=pb.QuantityLimit(
-                    min_value=int(QUANTITY_LIMIT.min_value or 1),
-                    max_value=int(QUANTITY_LIMIT.max_value or 1),
-                ),
+                quantity_limit=_quantity_limit(),
             )
             for sku in item.skus
         ],
@@ -61,6 +56,11 @@ def _item(line: LinePrice) -> pb.CheckoutItem:
             line.total_price, line.total_other_charges, line.other_charges_by_name
         ),
     )
+
+
+def _quantity_limit() -> pb.QuantityLimit:
+    rule = rule_for("CartItem", "quantity")
+    return pb.QuantityLimit(min_value=int(rule.min_value or 1), max_value=int(rule.max_value or 1))
 
 
 def _item_value(price: Decimal, charges: Decimal, by_name: Mapping[str, Decimal]) -> pb.ItemValue:

@@ -21,7 +21,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
-from server.api.validation import LIMITS, Violations, rule_for
+from server.api.validation import Violations, limits, rule_for
 from server.domain import model
 
 DOMAIN_CLASSES: dict[str, type] = {
@@ -69,7 +69,7 @@ def read_field(message: Message, name: str, path: str, violations: Violations) -
         violations.check_properties(path, value)
         return dict(value)
     if descriptor.is_repeated:
-        limit = rule.max_entries or LIMITS.entries_per_request
+        limit = rule.max_entries or limits().entries_per_request
         violations.check_count(path, len(value), limit)
         if rule.required and not value:
             violations.add(path, "needs at least one entry")

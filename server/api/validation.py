@@ -15,7 +15,6 @@ from decimal import Decimal, InvalidOperation
 from server.api.input_shapes import problem_with
 from server.domain.errors import FieldViolation, InvalidArgument
 
-MAX_STRING = 256
 MAX_DECIMAL_INTEGER_DIGITS = 15
 MAX_DECIMAL_FRACTION_DIGITS = 4
 DECIMAL_TEXT = re.compile(r"-?\d+(\.\d+)?")
@@ -24,7 +23,8 @@ DECIMAL_TEXT = re.compile(r"-?\d+(\.\d+)?")
 @dataclass(frozen=True)
 class Rule:
     required: bool = False
-    max_length: int = MAX_STRING
+    # None: the configured Limits.string_length.
+    max_length: int | None = None
     min_value: int | Decimal | None = None
     max_value: int | Decimal | None = None
     max_entries: int | None = None
@@ -34,7 +34,7 @@ class Rule:
 
 @dataclass(frozen=True)
 class Limits:
-    """Sizes a single request may not exceed."""
+    """Sizes a request (or a cart) may not exceed. Each is a setting: --max-<name>."""
 
     items_per_request: int = 100
     items_per_cart: int = 100
@@ -43,61 +43,79 @@ class Limits:
     properties_per_map: int = 50
     property_key_length: int = 128
     property_value_length: int = 1024
+    string_length: int = 256
+    quantity: int = 10_000
 
 
-LIMITS = Limits()
 NON_NEGATIVE = Decimal(0)
 MONEY_MAX = Decimal("999999999999.9999")
 
-RULES: Mapping[str, Rule] = {
-    "Cart.accounts_id": Rule(min_value=0),
-    "Cart.type": Rule(max_length=64),
-    "Cart.items": Rule(max_entries=LIMITS.items_per_request),
-    "CreateCartItemRequest.items": Rule(required=True, max_entries=LIMITS.items_per_request),
-    "CartItem.quantity": Rule(min_value=1, max_value=10_000),
-    "CartItem.quantity_v2": Rule(min_value=Decimal("0.0001"), max_value=Decimal(10_000)),
-    "CartItem.skus": Rule(required=True, max_entries=LIMITS.skus_per_item),
-    "CartItem.fulfillment_date": Rule(min_value=0),
-    "Sku.sku_id": Rule(required=True, max_length=64),
-    "Sku.product_id": Rule(max_length=64),
-    "Sku.bundle_sku_type": Rule(max_length=64),
-    "Sku.price": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
-    "Sku.sku_quantity": Rule(min_value=0, max_value=10_000),
-    "Sku.optional_sku_quantity": Rule(min_value=0, max_value=10_000),
-    "Sku.sku_quantity_v2": Rule(min_value=NON_NEGATIVE, max_value=Decimal(10_000)),
-    "Sku.optional_sku_quantity_v2": Rule(min_value=NON_NEGATIVE, max_value=Decimal(10_000)),
-    "Shipping.delivery_on_or_before": Rule(min_value=0),
-    "Shipping.delivery_instructions": Rule(max_length=1024),
-    "Payment.amount": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
-    "Payment.currency": Rule(required=True, max_length=3, shape="currency"),
-    "Payment.payment_id": Rule(shape="reference"),
-    "Payment.payment_item_id": Rule(shape="reference"),
-    "Payment.transaction_id": Rule(shape="reference"),
-    "Payment.payment_type": Rule(max_length=64, shape="reference"),
-    "Address.email": Rule(max_length=254, shape="email"),
-    "Address.phone": Rule(max_length=64, shape="phone"),
-    "Address.mobile": Rule(max_length=64, shape="phone"),
-    "CommunicationPreference.email": Rule(max_length=254, shape="email"),
-    "Promotion.promo_code": Rule(required=True, max_length=64),
-    "CommunicationPreference.phone": Rule(max_length=64, shape="phone"),
-    "CommunicationPreference.zip_code": Rule(max_length=64),
-    "OtherCharge.charge_value": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
-    "OtherCharge.description": Rule(max_length=1024),
-    "OtherCharge.type": Rule(required=True),
-    "OtherCharge.charge_type": Rule(required=True),
-    "OtherCharge.charge_against": Rule(max_length=64),
-    "OtherCharge.charge_source": Rule(max_length=64),
-    "OtherCharge.item_id": Rule(min_value=0),
-    "LoyaltyDetail.value": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
-    "LoyaltyDetail.points": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
-    "LoyaltyDetail.type": Rule(max_length=64),
-    "LoyaltyDetail.value_type": Rule(max_length=64),
-}
+
+def build_rules(limits: Limits) -> dict[str, Rule]:
+    quantity = Decimal(limits.quantity)
+    return {
+        "Cart.accounts_id": Rule(min_value=0),
+        "Cart.type": Rule(max_length=64),
+        "Cart.items": Rule(max_entries=limits.items_per_request),
+        "CreateCartItemRequest.items": Rule(required=True, max_entries=limits.items_per_request),
+        "CartItem.quantity": Rule(min_value=1, max_value=limits.quantity),
+        "CartItem.quantity_v2": Rule(min_value=Decimal("0.0001"), max_value=quantity),
+        "CartItem.skus": Rule(required=True, max_entries=limits.skus_per_item),
+        "CartItem.fulfillment_date": Rule(min_value=0),
+        "Sku.sku_id": Rule(required=True, max_length=64),
+        "Sku.product_id": Rule(max_length=64),
+        "Sku.bundle_sku_type": Rule(max_length=64),
+        "Sku.price": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
+        "Sku.sku_quantity": Rule(min_value=0, max_value=limits.quantity),
+        "Sku.optional_sku_quantity": Rule(min_value=0, max_value=limits.quantity),
+        "Sku.sku_quantity_v2": Rule(min_value=NON_NEGATIVE, max_value=quantity),
+        "Sku.optional_sku_quantity_v2": Rule(min_value=NON_NEGATIVE, max_value=quantity),
+        "Shipping.delivery_on_or_before": Rule(min_value=0),
+        "Shipping.delivery_instructions": Rule(max_length=1024),
+        "Payment.amount": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
+        "Payment.currency": Rule(required=True, max_length=3, shape="currency"),
+        "Payment.payment_id": Rule(shape="reference"),
+        "Payment.payment_item_id": Rule(shape="reference"),
+        "Payment.transaction_id": Rule(shape="reference"),
+        "Payment.payment_type": Rule(max_length=64, shape="reference"),
+        "Address.email": Rule(max_length=254, shape="email"),
+        "Address.phone": Rule(max_length=64, shape="phone"),
+        "Address.mobile": Rule(max_length=64, shape="phone"),
+        "CommunicationPreference.email": Rule(max_length=254, shape="email"),
+        "Promotion.promo_code": Rule(required=True, max_length=64),
+        "CommunicationPreference.phone": Rule(max_length=64, shape="phone"),
+        "CommunicationPreference.zip_code": Rule(max_length=64),
+        "OtherCharge.charge_value": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
+        "OtherCharge.description": Rule(max_length=1024),
+        "OtherCharge.type": Rule(required=True),
+        "OtherCharge.charge_type": Rule(required=True),
+        "OtherCharge.charge_against": Rule(max_length=64),
+        "OtherCharge.charge_source": Rule(max_length=64),
+        "OtherCharge.item_id": Rule(min_value=0),
+        "LoyaltyDetail.value": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
+        "LoyaltyDetail.points": Rule(min_value=NON_NEGATIVE, max_value=MONEY_MAX),
+        "LoyaltyDetail.type": Rule(max_length=64),
+        "LoyaltyDetail.value_type": Rule(max_length=64),
+    }
+
+
 DEFAULT_RULE = Rule()
+_limits = Limits()
+_rules = build_rules(_limits)
+
+
+def configure(limits: Limits) -> None:
+    """Sets the limits in force; called once at start-up, before the server takes calls."""
+    global _limits, _rules
+    _limits, _rules = limits, build_rules(limits)
+
+
+def limits() -> Limits:
+    return _limits
 
 
 def rule_for(message_name: str, field_name: str) -> Rule:
-    return RULES.get(f"{message_name}.{field_name}", DEFAULT_RULE)
+    return _rules.get(f"{message_name}.{field_name}", DEFAULT_RULE)
 
 
 @dataclass
@@ -119,8 +137,8 @@ class Violations:
             self.add(path, "must not contain NUL characters")
         elif rule.required and not value.strip():
             self.add(path, "is required")
-        elif len(value) > rule.max_length:
-            self.add(path, f"is longer than {rule.max_length} characters")
+        elif len(value) > (max_length := rule.max_length or _limits.string_length):
+            self.add(path, f"is longer than {max_length} characters")
         elif rule.shape and value.strip():
             problem = problem_with(rule.shape, value.strip())
             if problem:
@@ -143,19 +161,19 @@ class Violations:
             self.add(path, f"has {count} entries; at most {limit} are allowed")
 
     def check_properties(self, path: str, properties: Mapping[str, str]) -> None:
-        self.check_count(path, len(properties), LIMITS.properties_per_map)
+        self.check_count(path, len(properties), _limits.properties_per_map)
         for key, value in properties.items():
             if "\x00" in key or "\x00" in value:
                 self.add(f"{path}[{key[:32]!r}]", "must not contain NUL characters")
-            elif not key.strip() or len(key) > LIMITS.property_key_length:
+            elif not key.strip() or len(key) > _limits.property_key_length:
                 self.add(
                     f"{path}[{key[:32]!r}]",
-                    f"key must be 1 to {LIMITS.property_key_length} characters",
+                    f"key must be 1 to {_limits.property_key_length} characters",
                 )
-            elif len(value) > LIMITS.property_value_length:
+            elif len(value) > _limits.property_value_length:
                 self.add(
                     f"{path}[{key[:32]!r}]",
-                    f"value is longer than {LIMITS.property_value_length} characters",
+                    f"value is longer than {_limits.property_value_length} characters",
                 )
 
     def parse_decimal(self, path: str, text: str) -> Decimal | None:
