@@ -18,6 +18,8 @@ from server.api.errors import ErrorTranslationInterceptor
 from server.auth.interceptor import AuthenticationInterceptor
 from server.auth.setup import token_verifier
 from server.config import Settings
+from server.events.setup import describe as describe_destinations
+from server.events.setup import outbox_relay
 from server.store.database import create_engine, database_url, session_factory
 from server.store.mapping import start_mappers
 from server.store.migrate import upgrade_to_head
@@ -51,8 +53,13 @@ async def serve(settings: Settings) -> None:
             *KEEPALIVE_OPTIONS,
         ],
     )
+    sessions = session_factory(engine)
+    relay = outbox_relay(settings, sessions) if settings.relay == "in-process" else None
     cart_service_pb2_grpc.add_CartServiceServicer_to_server(
-        CartServicer(UnitOfWorkFactory(session_factory(engine))), server
+        CartServicer(
+            UnitOfWorkFactory(sessions), on_commit=relay.notify if relay else lambda: None
+        ),
+        server,
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -63,14 +70,39 @@ async def serve(settings: Settings) -> None:
     await server.start()
     for service in ("", CART_SERVICE):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    relay_stop = asyncio.Event()
+    relay_task = asyncio.create_task(relay.run(relay_stop)) if relay else None
+    if relay:
+        log.info("outbox relay in process: events to %s", describe_destinations(settings))
     log.info("serving on %s:%d", settings.host, port)
 
     await _wait_for_stop_signal()
     log.info("stopping: refusing new calls, %.1fs grace for running ones", settings.grace_period)
     await health_servicer.enter_graceful_shutdown()
     await server.stop(settings.grace_period)
+    if relay and relay_task:
+        # Calls are done; the relay finishes its round and stops. Unsent rows stay in the outbox.
+        relay_stop.set()
+        await relay_task
+        await relay.close()
     await engine.dispose()
     log.info("stopped")
+
+
+async def run_relay(settings: Settings) -> None:
+    """`cartservice relay`: the outbox relay alone, until SIGTERM/SIGINT."""
+    start_mappers()
+    engine = create_engine(database_url(settings.database_url, settings.data_dir), pool_size=2)
+    relay = outbox_relay(settings, session_factory(engine))
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    log.info("outbox relay running: events to %s", describe_destinations(settings))
+    await _wait_for_stop_signal()
+    stop.set()
+    await task
+    await relay.close()
+    await engine.dispose()
+    log.info("relay stopped")
 
 
 def _listen(server: grpc.aio.Server, settings: Settings) -> int:

@@ -17,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(serve, "serve")
     migrate = commands.add_parser("migrate", help="Apply database migrations and exit.")
     add_arguments(migrate, "migrate")
+    relay = commands.add_parser(
+        "relay", help="Run the outbox relay alone (publish committed events) until stopped."
+    )
+    add_arguments(relay, "relay")
     token = commands.add_parser(
         "token", help="Mint an HS256 token for local use with the configured secret; prints it."
     )
@@ -51,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("alembic").setLevel(logging.WARNING)
     if arguments.command == "migrate":
         return asyncio.run(_migrate(settings))
+    if arguments.command == "relay":
+        from server.app import run_relay
+
+        asyncio.run(run_relay(settings))
+        return 0
     from server.app import serve as run_server
     from server.auth.setup import KeyConfigurationError
 

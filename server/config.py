@@ -19,8 +19,8 @@ def setting(default: Any, help: str, *, groups: tuple[str, ...] = ("serve",)) ->
     return field(default=default, metadata={"help": help, "groups": groups})
 
 
-DATABASE = ("serve", "migrate")
 KEYS = ("serve", "token")
+RELAY = ("serve", "relay")
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,13 @@ class Settings:
     data_dir: Path = setting(
         Path("var"),
         "Directory of the embedded SQLite database and of its generated JWT secret.",
-        groups=("serve", "migrate", "token"),
+        groups=("serve", "migrate", "token", "relay"),
     )
     database_url: str = setting(
         "",
         "SQLAlchemy URL, e.g. postgresql+psycopg://user@host:5432/db; "
         "empty: SQLite file cartservice.db in the data directory.",
-        groups=("serve", "migrate", "token"),
+        groups=("serve", "migrate", "token", "relay"),
     )
     jwt_algorithm: str = setting("HS256", "JWT algorithm: HS256, RS256 or ES256.")
     jwt_secret_file: str = setting(
@@ -59,7 +59,9 @@ class Settings:
         "auto",
         "Apply database migrations at start: auto (only for the embedded SQLite), always, never.",
     )
-    db_pool_size: int = setting(10, "Database connections kept open (PostgreSQL).")
+    db_pool_size: int = setting(
+        10, "Database connections kept open (PostgreSQL).", groups=("serve", "relay")
+    )
     grace_period: float = setting(
         10.0, "Seconds running calls may take to finish after SIGTERM/SIGINT."
     )
@@ -79,7 +81,41 @@ class Settings:
         Limits.string_length, "Characters of a text field without a limit of its own."
     )
     max_quantity: int = setting(Limits.quantity, "Largest quantity of an item or sku.")
-    log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR.", groups=("serve", "migrate"))
+    log_level: str = setting(
+        "INFO", "DEBUG, INFO, WARNING or ERROR.", groups=("serve", "migrate", "relay")
+    )
+    rabbitmq_url: str = setting(
+        "",
+        "AMQP URL of RabbitMQ, e.g. amqp://guest:guest@127.0.0.1:5672/%%2F; empty: internal "
+        "messages go to the events file.",
+        groups=RELAY,
+    )
+    eventbridge_bus: str = setting(
+        "", "EventBridge bus name; empty: EventBridge events go to the events file.", groups=RELAY
+    )
+    eventbridge_region: str = setting("us-east-1", "AWS region of the bus.", groups=RELAY)
+    eventbridge_endpoint_url: str = setting(
+        "", "EventBridge endpoint override (e.g. a local moto server).", groups=RELAY
+    )
+    events_file: str = setting(
+        "",
+        "JSON-lines file for destinations without a broker; empty: <data-dir>/events.jsonl.",
+        groups=RELAY,
+    )
+    relay: str = setting(
+        "in-process", "Run the outbox relay inside serve (in-process) or not (off)."
+    )
+    relay_batch_size: int = setting(
+        100, "Outbox rows a relay round publishes at most.", groups=RELAY
+    )
+    relay_poll_interval: float = setting(
+        0.2,
+        "Seconds between relay rounds when idle (a commit here wakes it at once).",
+        groups=RELAY,
+    )
+    outbox_retention_hours: float = setting(
+        168.0, "Hours sent outbox rows are kept before pruning.", groups=RELAY
+    )
 
     def limits(self) -> Limits:
         return Limits(**{f.name: getattr(self, "max_" + f.name) for f in fields(Limits)})
@@ -92,13 +128,20 @@ class Settings:
             return self.data_dir / "jwt-secret"
         return None
 
+    def events_path(self) -> Path:
+        return Path(self.events_file) if self.events_file else self.data_dir / "events.jsonl"
+
     def migrate_at_start(self) -> bool:
         if self.migrate == "auto":
             return not self.database_url
         return self.migrate == "always"
 
 
-CHOICES = {"migrate": ("auto", "always", "never"), "jwt_algorithm": ("HS256", "RS256", "ES256")}
+CHOICES = {
+    "migrate": ("auto", "always", "never"),
+    "jwt_algorithm": ("HS256", "RS256", "ES256"),
+    "relay": ("in-process", "off"),
+}
 
 
 def env_name(name: str) -> str:

@@ -23,6 +23,11 @@ class ServerProcess:
     log_path: Path
 
     @property
+    def events_file(self) -> Path:
+        """The JSON-lines sink of a server without brokers (in its data directory)."""
+        return self.log_path.parent / "data" / "events.jsonl"
+
+    @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 

@@ -28,6 +28,7 @@ from server.domain import cart_operations as ops
 from server.domain.cart_operations import Stamp
 from server.domain.model import Cart
 from server.domain.pricing import price_cart
+from server.events.cart_events import build_cart_event
 from server.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 T = TypeVar("T")
@@ -114,9 +115,16 @@ class Reader:
 
 
 class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
-    def __init__(self, units: UnitOfWorkFactory, clock: Callable[[], int] = epoch_ms) -> None:
+    def __init__(
+        self,
+        units: UnitOfWorkFactory,
+        clock: Callable[[], int] = epoch_ms,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
         self._units = units
         self._clock = clock
+        # Told after every commit that wrote outbox rows (wakes the in-process relay).
+        self._on_commit = on_commit
 
     # ---- plumbing ----
 
@@ -130,24 +138,45 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         access.authorize_cart(caller(), cart)
         return cart
 
-    async def _change(self, cart_id: int, operation: Callable[[Cart, Stamp], T]) -> T:
+    async def _change(
+        self,
+        request: Any,
+        operation: Callable[[Cart, Stamp], T],
+        respond: Callable[[T], R],
+    ) -> R:
+        """Runs one operation on the request's cart and writes its event, in one transaction."""
         async with self._units() as uow:
-            cart = await self._load(uow, cart_id, for_update=True)
-            result = operation(cart, self._stamp())
-            await uow.carts.flush()
+            cart = await self._load(uow, request.cart_id, for_update=True)
+            stamp = self._stamp()
+            result = operation(cart, stamp)
+            await uow.carts.flush()  # new rows get their ids before the response is built
+            response = respond(result)
+            await self._record(uow, request, response, cart, stamp)
             await uow.commit()
-            return result
+        self._on_commit()
+        return response
+
+    async def _record(
+        self, uow: UnitOfWork, request: Any, response: Message, cart: Cart, stamp: Stamp
+    ) -> None:
+        event = build_cart_event(request, response, cart, caller(), stamp.now_ms)
+        await uow.outbox.add(event, stamp.now_ms)
 
     async def _read(self, cart_id: int) -> Cart:
         async with self._units() as uow:
             return await self._load(uow, cart_id)
 
     async def _delete(
-        self, cart_id: int, operation: Callable[[Cart, Stamp], None], response: Callable[..., R]
+        self, request: Any, operation: Callable[[Cart, Stamp], None], response: Callable[..., R]
     ) -> R:
-        await self._change(cart_id, operation)
         code, message = DELETE_RECEIPTS[response]
-        return response(response_code=code, response_message=message, time_stamp=str(self._clock()))
+        return await self._change(
+            request,
+            operation,
+            lambda _: response(
+                response_code=code, response_message=message, time_stamp=str(self._clock())
+            ),
+        )
 
     # ---- cart ----
 
@@ -159,11 +188,15 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read.done()
         cart.user_id, cart.collection_id = access.new_cart_owner(caller())
         async with self._units() as uow:
-            ops.new_cart(cart, self._stamp())
+            stamp = self._stamp()
+            ops.new_cart(cart, stamp)
             uow.carts.add(cart)
             await uow.carts.flush()
+            response = pb.CreateCartResponse(carts=[convert.to_proto(cart, resources.Cart)])
+            await self._record(uow, request, response, cart, stamp)
             await uow.commit()
-        return pb.CreateCartResponse(carts=[convert.to_proto(cart, resources.Cart)])
+        self._on_commit()
+        return response
 
     async def GetCart(self, request: pb.GetCartRequest, context: Context) -> pb.GetCartResponse:
         require_ids(cart_id=request.cart_id)
@@ -198,22 +231,29 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         changes = read.patch("cart", CART_PATCHABLE)
         read.done()
-        cart = await self._change(request.cart_id, lambda c, s: ops.patch_cart(c, changes, s))
-        return pb.PatchUpdateCartResponse(cart=convert.to_proto(cart, resources.Cart))
+        return await self._change(
+            request,
+            lambda c, s: ops.patch_cart(c, changes, s),
+            lambda cart: pb.PatchUpdateCartResponse(cart=convert.to_proto(cart, resources.Cart)),
+        )
 
     async def DeleteCart(
         self, request: pb.DeleteCartRequest, context: Context
     ) -> pb.DeleteCartResponse:
         require_ids(cart_id=request.cart_id)
+        code, message = DELETE_RECEIPTS[pb.DeleteCartResponse]
         async with self._units() as uow:
             cart = await self._load(uow, request.cart_id, for_update=True)
             ops.check_deletable(cart)
+            stamp = self._stamp()
             await uow.carts.delete(cart)
+            response = pb.DeleteCartResponse(
+                response_code=code, response_message=message, time_stamp=str(stamp.now_ms)
+            )
+            await self._record(uow, request, response, cart, stamp)
             await uow.commit()
-        code, message = DELETE_RECEIPTS[pb.DeleteCartResponse]
-        return pb.DeleteCartResponse(
-            response_code=code, response_message=message, time_stamp=str(self._clock())
-        )
+        self._on_commit()
+        return response
 
     # ---- address ----
 
@@ -223,10 +263,13 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         address = read.message("address")
         read.done()
-        created = await self._change(
-            request.cart_id, lambda c, s: ops.create_address(c, address, s)
+        return await self._change(
+            request,
+            lambda c, s: ops.create_address(c, address, s),
+            lambda created: pb.CreateCartAddressResponse(
+                address=convert.to_proto(created, resources.Address)
+            ),
         )
-        return pb.CreateCartAddressResponse(address=convert.to_proto(created, resources.Address))
 
     async def PatchUpdateCartAddress(
         self, request: pb.PatchUpdateCartAddressRequest, context: Context
@@ -234,16 +277,19 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         changes = read.patch("address", ADDRESS_PATCHABLE)
         read.done()
-        address = await self._change(request.cart_id, lambda c, s: ops.patch_address(c, changes, s))
-        return pb.PatchUpdateCartAddressResponse(
-            address=convert.to_proto(address, resources.Address)
+        return await self._change(
+            request,
+            lambda c, s: ops.patch_address(c, changes, s),
+            lambda address: pb.PatchUpdateCartAddressResponse(
+                address=convert.to_proto(address, resources.Address)
+            ),
         )
 
     async def DeleteCartAddress(
         self, request: pb.DeleteCartAddressRequest, context: Context
     ) -> pb.DeleteCartAddressResponse:
         require_ids(cart_id=request.cart_id)
-        return await self._delete(request.cart_id, ops.delete_address, pb.DeleteCartAddressResponse)
+        return await self._delete(request, ops.delete_address, pb.DeleteCartAddressResponse)
 
     # ---- items ----
 
@@ -253,12 +299,12 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         items = read.field("items")
         read.done()
-        created = await self._change(
-            request.cart_id,
+        return await self._change(
+            request,
             lambda c, s: ops.add_items(c, items, s, max_items=limits().items_per_cart),
-        )
-        return pb.CreateCartItemResponse(
-            items=[convert.to_proto(i, resources.CartItem) for i in created]
+            lambda created: pb.CreateCartItemResponse(
+                items=[convert.to_proto(i, resources.CartItem) for i in created]
+            ),
         )
 
     async def PatchUpdateCartItem(
@@ -267,17 +313,20 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id, item_id=request.item_id)
         changes = read.patch("item", ITEM_PATCHABLE)
         read.done()
-        item = await self._change(
-            request.cart_id, lambda c, s: ops.patch_item(c, request.item_id, changes, s)
+        return await self._change(
+            request,
+            lambda c, s: ops.patch_item(c, request.item_id, changes, s),
+            lambda item: pb.PatchUpdateCartItemResponse(
+                items=[convert.to_proto(item, resources.CartItem)]
+            ),
         )
-        return pb.PatchUpdateCartItemResponse(items=[convert.to_proto(item, resources.CartItem)])
 
     async def DeleteCartItem(
         self, request: pb.DeleteCartItemRequest, context: Context
     ) -> pb.DeleteCartItemResponse:
         require_ids(cart_id=request.cart_id, item_id=request.item_id)
         return await self._delete(
-            request.cart_id,
+            request,
             lambda c, s: ops.delete_item(c, request.item_id, s),
             pb.DeleteCartItemResponse,
         )
@@ -290,11 +339,11 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id, item_id=request.item_id)
         properties = read.field("item_properties")
         read.done()
-        result = await self._change(
-            request.cart_id,
+        return await self._change(
+            request,
             lambda c, s: ops.replace_item_properties(c, request.item_id, properties, s),
+            lambda result: pb.UpdateCartItemPropertiesResponse(item_properties_list=result),
         )
-        return pb.UpdateCartItemPropertiesResponse(item_properties_list=result)
 
     async def PatchUpdateCartItemProperties(
         self, request: pb.PatchUpdateCartItemPropertiesRequest, context: Context
@@ -304,18 +353,18 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         if not properties:
             read.violations.add("item_properties", "needs at least one entry")
         read.done()
-        result = await self._change(
-            request.cart_id,
+        return await self._change(
+            request,
             lambda c, s: ops.merge_item_properties(c, request.item_id, properties, s),
+            lambda result: pb.PatchUpdateCartItemPropertiesResponse(item_properties_list=result),
         )
-        return pb.PatchUpdateCartItemPropertiesResponse(item_properties_list=result)
 
     async def DeleteCartItemProperties(
         self, request: pb.DeleteCartItemPropertiesRequest, context: Context
     ) -> pb.DeleteCartItemPropertiesResponse:
         require_ids(cart_id=request.cart_id, item_id=request.item_id)
         return await self._delete(
-            request.cart_id,
+            request,
             lambda c, s: ops.delete_item_properties(c, request.item_id, request.keys, s),
             pb.DeleteCartItemPropertiesResponse,
         )
@@ -326,35 +375,38 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         self, request: pb.CreateCartPropertiesRequest, context: Context
     ) -> pb.CreateCartPropertiesResponse:
         properties = self._read_properties(request, required=True)
-        result = await self._change(
-            request.cart_id, lambda c, s: ops.create_cart_properties(c, properties, s)
+        return await self._change(
+            request,
+            lambda c, s: ops.create_cart_properties(c, properties, s),
+            lambda result: pb.CreateCartPropertiesResponse(cart_properties_list=result),
         )
-        return pb.CreateCartPropertiesResponse(cart_properties_list=result)
 
     async def UpdateCartProperties(
         self, request: pb.UpdateCartPropertiesRequest, context: Context
     ) -> pb.UpdateCartPropertiesResponse:
         properties = self._read_properties(request, required=False)
-        result = await self._change(
-            request.cart_id, lambda c, s: ops.replace_cart_properties(c, properties, s)
+        return await self._change(
+            request,
+            lambda c, s: ops.replace_cart_properties(c, properties, s),
+            lambda result: pb.UpdateCartPropertiesResponse(cart_properties_list=result),
         )
-        return pb.UpdateCartPropertiesResponse(cart_properties_list=result)
 
     async def PatchUpdateCartProperties(
         self, request: pb.PatchUpdateCartPropertiesRequest, context: Context
     ) -> pb.PatchUpdateCartPropertiesResponse:
         properties = self._read_properties(request, required=True)
-        result = await self._change(
-            request.cart_id, lambda c, s: ops.merge_cart_properties(c, properties, s)
+        return await self._change(
+            request,
+            lambda c, s: ops.merge_cart_properties(c, properties, s),
+            lambda result: pb.PatchUpdateCartPropertiesResponse(cart_properties_list=result),
         )
-        return pb.PatchUpdateCartPropertiesResponse(cart_properties_list=result)
 
     async def DeleteCartProperties(
         self, request: pb.DeleteCartPropertiesRequest, context: Context
     ) -> pb.DeleteCartPropertiesResponse:
         require_ids(cart_id=request.cart_id)
         return await self._delete(
-            request.cart_id,
+            request,
             lambda c, s: ops.delete_cart_properties(c, request.keys, s),
             pb.DeleteCartPropertiesResponse,
         )
@@ -375,10 +427,13 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         shipping = read.message("shipping")
         read.done()
-        created = await self._change(
-            request.cart_id, lambda c, s: ops.create_shipping(c, shipping, s)
+        return await self._change(
+            request,
+            lambda c, s: ops.create_shipping(c, shipping, s),
+            lambda created: pb.CreateCartShippingResponse(
+                shipping=convert.to_proto(created, resources.Shipping)
+            ),
         )
-        return pb.CreateCartShippingResponse(shipping=convert.to_proto(created, resources.Shipping))
 
     async def PatchUpdateCartShipping(
         self, request: pb.PatchUpdateCartShippingRequest, context: Context
@@ -386,20 +441,19 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         changes = read.patch("shipping", SHIPPING_PATCHABLE)
         read.done()
-        shipping = await self._change(
-            request.cart_id, lambda c, s: ops.patch_shipping(c, changes, s)
-        )
-        return pb.PatchUpdateCartShippingResponse(
-            shipping=convert.to_proto(shipping, resources.Shipping)
+        return await self._change(
+            request,
+            lambda c, s: ops.patch_shipping(c, changes, s),
+            lambda shipping: pb.PatchUpdateCartShippingResponse(
+                shipping=convert.to_proto(shipping, resources.Shipping)
+            ),
         )
 
     async def DeleteCartShipping(
         self, request: pb.DeleteCartShippingRequest, context: Context
     ) -> pb.DeleteCartShippingResponse:
         require_ids(cart_id=request.cart_id)
-        return await self._delete(
-            request.cart_id, ops.delete_shipping, pb.DeleteCartShippingResponse
-        )
+        return await self._delete(request, ops.delete_shipping, pb.DeleteCartShippingResponse)
 
     # ---- other charges ----
 
@@ -409,11 +463,12 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         charges = read.field("other_charges")
         read.done()
-        created = await self._change(
-            request.cart_id, lambda c, s: ops.add_other_charges(c, charges, s)
-        )
-        return pb.CreateOtherChargesResponse(
-            other_charges=[convert.to_proto(c, resources.OtherCharge) for c in created]
+        return await self._change(
+            request,
+            lambda c, s: ops.add_other_charges(c, charges, s),
+            lambda created: pb.CreateOtherChargesResponse(
+                other_charges=[convert.to_proto(c, resources.OtherCharge) for c in created]
+            ),
         )
 
     async def PatchUpdateOtherCharges(
@@ -422,12 +477,12 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id, other_charge_id=request.other_charge_id)
         changes = read.patch("other_charge", OTHER_CHARGE_PATCHABLE)
         read.done()
-        charge = await self._change(
-            request.cart_id,
+        return await self._change(
+            request,
             lambda c, s: ops.patch_other_charge(c, request.other_charge_id, changes, s),
-        )
-        return pb.PatchUpdateOtherChargesResponse(
-            other_charges=[convert.to_proto(charge, resources.OtherCharge)]
+            lambda charge: pb.PatchUpdateOtherChargesResponse(
+                other_charges=[convert.to_proto(charge, resources.OtherCharge)]
+            ),
         )
 
     async def DeleteOtherCharges(
@@ -435,7 +490,7 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
     ) -> pb.DeleteOtherChargesResponse:
         require_ids(cart_id=request.cart_id, other_charge_id=request.other_charge_id)
         return await self._delete(
-            request.cart_id,
+            request,
             lambda c, s: ops.delete_other_charge(c, request.other_charge_id, s),
             pb.DeleteOtherChargesResponse,
         )
@@ -448,9 +503,12 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         payments = read.field("payments")
         read.done()
-        created = await self._change(request.cart_id, lambda c, s: ops.add_payments(c, payments, s))
-        return pb.CreatePaymentResponse(
-            payment=[convert.to_proto(p, resources.Payment) for p in created]
+        return await self._change(
+            request,
+            lambda c, s: ops.add_payments(c, payments, s),
+            lambda created: pb.CreatePaymentResponse(
+                payment=[convert.to_proto(p, resources.Payment) for p in created]
+            ),
         )
 
     async def PatchUpdateCartPayment(
@@ -459,12 +517,12 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id, cart_payment_id=request.cart_payment_id)
         changes = read.patch("payment", PAYMENT_PATCHABLE)
         read.done()
-        payment = await self._change(
-            request.cart_id,
+        return await self._change(
+            request,
             lambda c, s: ops.patch_payment(c, request.cart_payment_id, changes, s),
-        )
-        return pb.PatchUpdateCartPaymentResponse(
-            payment=[convert.to_proto(payment, resources.Payment)]
+            lambda payment: pb.PatchUpdateCartPaymentResponse(
+                payment=[convert.to_proto(payment, resources.Payment)]
+            ),
         )
 
     async def DeleteCartPayment(
@@ -472,7 +530,7 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
     ) -> pb.DeleteCartPaymentResponse:
         require_ids(cart_id=request.cart_id, cart_payment_id=request.cart_payment_id)
         return await self._delete(
-            request.cart_id,
+            request,
             lambda c, s: ops.delete_payment(c, request.cart_payment_id, s),
             pb.DeleteCartPaymentResponse,
         )
@@ -485,11 +543,12 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         promotions = read.field("promotions")
         read.done()
-        created = await self._change(
-            request.cart_id, lambda c, s: ops.add_promotions(c, promotions, s)
-        )
-        return pb.CreatePromotionResponse(
-            promotion=[convert.to_proto(p, resources.Promotion) for p in created]
+        return await self._change(
+            request,
+            lambda c, s: ops.add_promotions(c, promotions, s),
+            lambda created: pb.CreatePromotionResponse(
+                promotion=[convert.to_proto(p, resources.Promotion) for p in created]
+            ),
         )
 
     async def DeletePromotion(
@@ -501,7 +560,7 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         )
         read.done()
         return await self._delete(
-            request.cart_id,
+            request,
             lambda c, s: ops.delete_promotion(c, request.promo_code, s),
             pb.DeletePromotionResponse,
         )
@@ -514,11 +573,12 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         preference = read.message("communication_preference")
         read.done()
-        result = await self._change(
-            request.cart_id, lambda c, s: ops.replace_communication_preference(c, preference, s)
-        )
-        return pb.UpdateCommunicationPreferenceResponse(
-            communication_preference=convert.to_proto(result, resources.CommunicationPreference)
+        return await self._change(
+            request,
+            lambda c, s: ops.replace_communication_preference(c, preference, s),
+            lambda result: pb.UpdateCommunicationPreferenceResponse(
+                communication_preference=convert.to_proto(result, resources.CommunicationPreference)
+            ),
         )
 
     async def DeleteCommunicationPreference(
@@ -526,7 +586,7 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
     ) -> pb.DeleteCommunicationPreferenceResponse:
         require_ids(cart_id=request.cart_id)
         return await self._delete(
-            request.cart_id,
+            request,
             ops.delete_communication_preference,
             pb.DeleteCommunicationPreferenceResponse,
         )
@@ -537,8 +597,14 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         self, request: pb.CreateCartCalculationRequest, context: Context
     ) -> pb.CreateCartCalculationResponse:
         require_ids(cart_id=request.cart_id)
-        cart = await self._read(request.cart_id)
-        return pb.CreateCartCalculationResponse(cart_checkout=cart_checkout(cart, price_cart(cart)))
+        # Nothing changes, but the calculation is an event of its own (seed 003, row 30).
+        return await self._change(
+            request,
+            lambda cart, stamp: cart,
+            lambda cart: pb.CreateCartCalculationResponse(
+                cart_checkout=cart_checkout(cart, price_cart(cart))
+            ),
+        )
 
     # ---- loyalty rewards ----
 
@@ -548,11 +614,12 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id)
         details = read.field("loyalty_details")
         read.done()
-        created = await self._change(
-            request.cart_id, lambda c, s: ops.add_loyalty_details(c, details, s)
-        )
-        return pb.CreateLoyaltyRewardsResponse(
-            loyalty_details=[convert.to_proto(d, resources.LoyaltyDetail) for d in created]
+        return await self._change(
+            request,
+            lambda c, s: ops.add_loyalty_details(c, details, s),
+            lambda created: pb.CreateLoyaltyRewardsResponse(
+                loyalty_details=[convert.to_proto(d, resources.LoyaltyDetail) for d in created]
+            ),
         )
 
     async def PatchUpdateLoyaltyRewards(
@@ -561,12 +628,12 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         read = Reader(request, cart_id=request.cart_id, loyalty_detail_id=request.loyalty_detail_id)
         changes = read.patch("loyalty_detail", LOYALTY_PATCHABLE)
         read.done()
-        detail = await self._change(
-            request.cart_id,
+        return await self._change(
+            request,
             lambda c, s: ops.patch_loyalty_detail(c, request.loyalty_detail_id, changes, s),
-        )
-        return pb.PatchUpdateLoyaltyRewardsResponse(
-            loyalty_details=[convert.to_proto(detail, resources.LoyaltyDetail)]
+            lambda detail: pb.PatchUpdateLoyaltyRewardsResponse(
+                loyalty_details=[convert.to_proto(detail, resources.LoyaltyDetail)]
+            ),
         )
 
     async def DeleteLoyaltyRewards(
@@ -574,7 +641,7 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
     ) -> pb.DeleteLoyaltyRewardsResponse:
         require_ids(cart_id=request.cart_id, loyalty_detail_id=request.loyalty_detail_id)
         return await self._delete(
-            request.cart_id,
+            request,
             lambda c, s: ops.delete_loyalty_detail(c, request.loyalty_detail_id, s),
             pb.DeleteLoyaltyRewardsResponse,
         )

@@ -16,7 +16,7 @@ from server.domain.pricing import ZERO, CartPrice, LinePrice
 def cart_checkout(cart: Cart, price: CartPrice) -> pb.CartCheckout:
     return pb.CartCheckout(
         items=[_item(line) for line in price.lines],
-        promotion_details=pb.PromotionDetails(),
+        promotion_details=_promotion_details(cart),
         payment_value=pb.PaymentValue(
             bag_value=decimal_message(price.grand_total),
             total_amount_paid=decimal_message(price.amount_paid),
@@ -29,6 +29,36 @@ def cart_checkout(cart: Cart, price: CartPrice) -> pb.CartCheckout:
         user_id=cart.user_id,
         created_time=cart.created_time,
         last_updated_time=cart.updated_time,
+    )
+
+
+def _promotion_details(cart: Cart) -> pb.PromotionDetails:
+    # A cart promotion carries a code and a name but no value (seed 003), so each is listed as
+    # applied for nothing; pricing promotions by value comes with the promo-code catalog.
+    zero = decimal_message(ZERO)
+    return pb.PromotionDetails(
+        promotions=[
+            pb.AppliedPromotion(
+                type="CART",
+                unit_price=zero,
+                total_price=zero,
+                unit_delivery_charge=zero,
+                total_delivery_charge=zero,
+                breakup=[
+                    pb.PromotionBreakup(
+                        identifier=promotion.promo_code,
+                        title=promotion.name,
+                        description=promotion.name,
+                        type="CART",
+                        value_type="PRICE",
+                        unit_value=zero,
+                        total_value=zero,
+                        apply_before_taxation=True,
+                    )
+                ],
+            )
+            for promotion in cart.promotions
+        ]
     )
 
 

@@ -13,10 +13,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -203,4 +205,36 @@ loyalty_details = Table(
     Column("points", ExactDecimal, nullable=False),
     Column("type", String(SHORT), nullable=False),
     Column("value_type", String(SHORT), nullable=False),
+)
+
+# The transactional outbox: one row per event and destination, written in the transaction of the
+# change it describes (server.events). `sequence` orders publication; per cart it is commit order,
+# because changes to one cart hold the cart's row lock until they commit.
+outbox_events = Table(
+    "outbox_events",
+    metadata,
+    Column("sequence", Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False),
+    Column("destination", String(16), nullable=False),
+    Column("cart_id", BigInteger, nullable=False),
+    Column("event", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    # pending → sent | unroutable (AMQP returned it) | dead (can never be sent, e.g. too large)
+    Column("status", String(12), nullable=False),
+    Column("available_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("sent_at", BigInteger),
+    Column("last_error", String(512)),
+    UniqueConstraint("event_id", "destination"),
+    # The relay's lookups: pending rows of a destination by cart, in sequence order.
+    Index(
+        "ix_outbox_events_pending",
+        "destination",
+        "cart_id",
+        "sequence",
+        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text("status = 'pending'"),
+    ),
+    # Pruning of what was sent.
+    Index(None, "status", "sent_at"),
 )

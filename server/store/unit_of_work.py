@@ -6,11 +6,13 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.store.outbox import OutboxRepository
 from server.store.repository import CartRepository
 
 
 class UnitOfWork:
     carts: CartRepository
+    outbox: OutboxRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -19,6 +21,7 @@ class UnitOfWork:
         self._session = self._sessions()
         await self._session.begin()
         self.carts = CartRepository(self._session)
+        self.outbox = OutboxRepository(self._session)
         return self
 
     async def __aexit__(

@@ -1,0 +1,141 @@
+"""OutboxRelay: publishes committed outbox rows, marks them, retries failures with backoff.
+
+Runs inside `cartservice serve` (woken right after each commit of this process, and polling for
+other processes' commits) or alone as `cartservice relay`. Several relays may run at once:
+PostgreSQL's FOR UPDATE SKIP LOCKED gives each its own rows, and only the oldest pending row of a
+cart is ever eligible, so a cart's events go out in commit order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+
+from cartservice.events.v1 import events_pb2 as ev
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.events.publishers import Outcome, Publisher, retry
+from server.store.outbox import OutboxRepository, PendingRow
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE_S = 0.2
+BACKOFF_MAX_S = 30.0
+PRUNE_EVERY_S = 60.0
+
+
+def epoch_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        publishers: Mapping[str, Publisher],
+        *,
+        batch_size: int = 100,
+        poll_interval: float = 0.2,
+        retention_hours: float = 168.0,
+        clock: Callable[[], int] = epoch_ms,
+    ) -> None:
+        self._sessions = sessions
+        self._publishers = publishers
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._retention_ms = int(retention_hours * 3_600_000)
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._last_prune = 0.0
+
+    def notify(self) -> None:
+        """A commit of this process wrote outbox rows: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                sent = await self.relay_once()
+                await self._prune_now_and_then()
+            except Exception:
+                # The database is away or a bug: keep the loop alive, try again after a pause.
+                log.exception("outbox relay round failed")
+                sent = 0
+            if sent == 0:
+                await self._sleep(stop)
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        self._wake.clear()
+        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(waits, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waits:
+            waiter.cancel()
+
+    async def relay_once(self) -> int:
+        """One round over every destination; answers how many rows it finished."""
+        finished = 0
+        for destination, publisher in self._publishers.items():
+            finished += await self._relay(destination, publisher)
+        return finished
+
+    async def _relay(self, destination: str, publisher: Publisher) -> int:
+        async with self._sessions() as session, session.begin():
+            outbox = OutboxRepository(session)
+            rows = await outbox.claim(destination, self._clock(), self._batch_size)
+            if not rows:
+                return 0
+            outcomes = await self._publish(publisher, rows)
+            now = self._clock()
+            for status in ("sent", "unroutable", "dead"):
+                done = [r for r, o in zip(rows, outcomes, strict=True) if o.status == status]
+                errors = {o.error for o in outcomes if o.status == status}
+                await outbox.finish(
+                    [r.sequence for r in done], status, now, next(iter(errors), None)
+                )
+            for row, outcome in zip(rows, outcomes, strict=True):
+                if outcome.status == "retry":
+                    await outbox.retry_later(
+                        row.sequence,
+                        row.attempts + 1,
+                        now + _backoff_ms(row.attempts),
+                        outcome.error or "",
+                    )
+        failures = [o.error for o in outcomes if o.status == "retry"]
+        if failures:
+            log.warning(
+                "%s: %d of %d events will be retried: %s",
+                destination,
+                len(failures),
+                len(rows),
+                failures[0],
+            )
+        return len(rows) - len(failures)
+
+    async def _publish(self, publisher: Publisher, rows: list[PendingRow]) -> list[Outcome]:
+        events = [ev.CartEvent.FromString(row.event) for row in rows]
+        try:
+            return await publisher.publish(events)
+        except Exception as error:
+            log.exception("publisher failed")
+            return [retry(f"{error.__class__.__name__}: {error}")] * len(rows)
+
+    async def _prune_now_and_then(self) -> None:
+        if time.monotonic() - self._last_prune < PRUNE_EVERY_S:
+            return
+        self._last_prune = time.monotonic()
+        async with self._sessions() as session, session.begin():
+            pruned = await OutboxRepository(session).prune(self._clock() - self._retention_ms)
+        if pruned:
+            log.info("pruned %d sent outbox rows", pruned)
+
+    async def close(self) -> None:
+        for publisher in self._publishers.values():
+            await publisher.close()
+
+
+def _backoff_ms(attempts: int) -> int:
+    delay = min(BACKOFF_BASE_S * 2**attempts, BACKOFF_MAX_S)
+    return int(delay * random.uniform(0.5, 1.5) * 1000)

@@ -1,0 +1,111 @@
+"""The outbox table's reads and writes (server.store.tables.outbox_events)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cartservice.events.v1 import events_pb2 as ev
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.store.tables import outbox_events
+
+EVENTBRIDGE = "eventbridge"
+RABBITMQ = "rabbitmq"
+DESTINATIONS = (EVENTBRIDGE, RABBITMQ)
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    sequence: int
+    event: bytes
+    attempts: int
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, event: ev.CartEvent, now_ms: int) -> None:
+        """Writes the event for each destination, in the caller's transaction."""
+        data = event.SerializeToString()
+        destinations = [EVENTBRIDGE] + ([RABBITMQ] if event.internal_messages else [])
+        await self._session.execute(
+            insert(outbox_events),
+            [
+                {
+                    "event_id": event.event_id, "destination": destination,
+                    "cart_id": event.cart_id, "event": data, "created_at": now_ms,
+                    "status": "pending", "available_at": now_ms, "attempts": 0,
+                }
+                for destination in destinations
+            ],
+        )  # fmt: skip
+
+    async def claim(self, destination: str, now_ms: int, limit: int) -> list[PendingRow]:
+        """Due rows that head their cart's queue, locked until the transaction ends.
+
+        Only the oldest pending row of each cart is eligible, so a cart's events go out in commit
+        order even with several relays (another relay's locked row still blocks what follows it)
+        and while a failed row waits for its retry.
+        """
+        row, earlier = outbox_events.alias("row"), outbox_events.alias("earlier")
+        earlier_pending = (
+            select(earlier.c.sequence)
+            .where(
+                earlier.c.destination == row.c.destination,
+                earlier.c.cart_id == row.c.cart_id,
+                earlier.c.status == "pending",
+                earlier.c.sequence < row.c.sequence,
+            )
+            .exists()
+        )
+        query = (
+            select(row.c.sequence, row.c.event, row.c.attempts)
+            .where(
+                row.c.destination == destination,
+                row.c.status == "pending",
+                row.c.available_at <= now_ms,
+                ~earlier_pending,
+            )
+            .order_by(row.c.sequence)
+            .limit(limit)
+        )
+        if self._session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=row)
+        result = await self._session.execute(query)
+        return [PendingRow(r.sequence, r.event, r.attempts) for r in result]
+
+    async def finish(
+        self, sequences: Sequence[int], status: str, now_ms: int, error: str | None = None
+    ) -> None:
+        if sequences:
+            await self._session.execute(
+                update(outbox_events)
+                .where(outbox_events.c.sequence.in_(sequences))
+                .values(status=status, sent_at=now_ms, last_error=error and error[:512])
+            )
+
+    async def retry_later(
+        self, sequence: int, attempts: int, available_at: int, error: str
+    ) -> None:
+        await self._session.execute(
+            update(outbox_events)
+            .where(outbox_events.c.sequence == sequence)
+            .values(attempts=attempts, available_at=available_at, last_error=error[:512])
+        )
+
+    async def prune(self, sent_before_ms: int) -> int:
+        result = await self._session.execute(
+            delete(outbox_events).where(
+                outbox_events.c.status != "pending", outbox_events.c.sent_at < sent_before_ms
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def count(self, status: str) -> int:
+        query = (
+            select(func.count()).select_from(outbox_events).where(outbox_events.c.status == status)
+        )
+        return int((await self._session.execute(query)).scalar_one())
