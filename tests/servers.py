@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -33,26 +34,35 @@ class ServerProcess:
 
     @classmethod
     def start(
-        cls, workdir: Path, *, database_url: str, extra: tuple[str, ...] = ()
+        cls,
+        workdir: Path,
+        *,
+        database_url: str,
+        extra: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> ServerProcess:
+        """Starts a server; a restart in the same workdir appends to the same log."""
         log_path = workdir / "server.log"
+        offset = log_path.stat().st_size if log_path.exists() else 0
         secret_file = workdir / "jwt-secret"
         secret_file.write_text(SECRET)
-        command = [
+        arguments = [
             sys.executable, "-m", "server", "serve", "--port", "0",
             "--data-dir", str(workdir / "data"), "--database-url", database_url,
             "--migrate", "always", "--grace-period", "5", "--jwt-secret-file", str(secret_file),
             *extra,
         ]  # fmt: skip
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        return cls(process, cls._wait_for_port(process, log_path), log_path)
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                arguments, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            )
+        return cls(process, cls._wait_for_port(process, log_path, offset), log_path)
 
     @staticmethod
-    def _wait_for_port(process: subprocess.Popen[bytes], log_path: Path) -> int:
+    def _wait_for_port(process: subprocess.Popen[bytes], log_path: Path, offset: int) -> int:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            found = SERVING.search(log_path.read_text())
+            found = SERVING.search(log_path.read_bytes()[offset:].decode(errors="replace"))
             if found:
                 return int(found.group(1))
             if process.poll() is not None:

@@ -1,0 +1,114 @@
+"""All 33 operations through a server publishing to real destinations: RabbitMQ receives the 11
+kinds of internal messages, and the EventBridge rule (moto) delivers 33 envelopes of seed shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
+
+from tests.brokers import AWS, RABBITMQ_URL, EventBridgeStub, RabbitConsumer, moto_eventbridge
+from tests.event_scenario import (
+    OPERATIONS,
+    fixture,
+    new_collection,
+    run_all_operations,
+    shape_differences,
+)
+from tests.identities import SERVER_FLAGS
+from tests.servers import ServerProcess
+
+ROUTING_KEYS = {
+    "cart.created", "cart.updated", "cart.deleted", "cartitem.created", "cartitem.updated",
+    "cartitem.deleted", "cartpayment.created", "cartpayment.updated", "cartpayment.deleted",
+    "cartpromotion.created", "cartpromotion.deleted",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def eventbridge() -> Iterator[EventBridgeStub]:
+    yield from moto_eventbridge()
+
+
+@pytest.fixture(scope="module")
+def broker_server(
+    postgres_url: str, eventbridge: EventBridgeStub, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    flags = (
+        *SERVER_FLAGS, "--rabbitmq-url", RABBITMQ_URL, "--eventbridge-bus", eventbridge.bus,
+        "--eventbridge-endpoint-url", eventbridge.endpoint_url,
+    )  # fmt: skip
+    server = ServerProcess.start(
+        tmp_path_factory.mktemp("brokers"), database_url=postgres_url, extra=flags, env=AWS
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def delivered(
+    broker_server: ServerProcess, eventbridge: EventBridgeStub
+) -> tuple[int, list[Any], list[dict[str, Any]]]:
+    consumer = RabbitConsumer()
+    try:
+        with grpc.insecure_channel(broker_server.address) as channel:
+            collection_id = new_collection()
+            cart_id = run_all_operations(CartServiceStub(channel), collection_id)
+        # Every operation but the calculation changes the cart; each adds one part here: 32 messages.
+        messages = consumer.receive(lambda body: body["cartId"] == cart_id, expected=32)
+    finally:
+        consumer.close()
+    envelopes = eventbridge.receive(
+        lambda e: e["detail"]["collectionId"] == str(collection_id), expected=33
+    )
+    return cart_id, messages, envelopes
+
+
+def test_rabbitmq_receives_the_eleven_kinds_of_internal_messages(
+    delivered: tuple[int, list[Any], list[dict[str, Any]]],
+) -> None:
+    cart_id, messages, _ = delivered
+    assert len(messages) == 32 and {key for key, _, _ in messages} == ROUTING_KEYS
+    for _, properties, body in messages:
+        assert properties.delivery_mode == 2 and properties.content_type == "application/json"
+        assert properties.message_id and properties.timestamp > 1_700_000_000
+        assert set(body) == {
+            "userId",
+            "cartId",
+            "cartItemId",
+            "paymentId",
+            "paymentType",
+            "promotionId",
+            "skuIds",
+            "cartType",
+        }
+        assert [type(body[k]) for k in ("userId", "cartId", "cartItemId", "paymentId")] == [int] * 4
+        assert isinstance(body["skuIds"], list) and all(isinstance(s, str) for s in body["skuIds"])
+        assert (body["userId"], body["cartId"]) == (4523, cart_id)
+    assert len({p.message_id for _, p, _ in messages}) == len(messages)
+    created_item = next(b for k, _, b in messages if k == "cartitem.created")
+    assert created_item["cartItemId"] > 0 and created_item["skuIds"] == ["string"]
+    assert (
+        next(b for k, _, b in messages if k == "cartpromotion.deleted")["promotionId"] == "Jordan"
+    )
+
+
+def test_eventbridge_delivers_33_envelopes_of_the_seed_shape(
+    delivered: tuple[int, list[Any], list[dict[str, Any]]],
+) -> None:
+    _, _, envelopes = delivered
+    by_type = {e["detail-type"]: e for e in envelopes}
+    assert len(envelopes) == 33 and len(by_type) == 33
+    for operation in OPERATIONS:
+        seed = fixture(operation)
+        # moto's envelopes lack `account`, which EventBridge itself adds; everything else is ours.
+        seed.pop("account")
+        assert shape_differences(by_type[seed["detail-type"]], seed) == [], operation
+
+
+def test_no_event_is_left_behind(broker_server: ServerProcess, delivered: object) -> None:
+    assert "will be retried" not in broker_server.log()
