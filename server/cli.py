@@ -51,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     if settings.log_level.upper() != "DEBUG":
-        # Alembic narrates every plugin and step at INFO; a migration's result is logged by us.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        # Alembic and pika narrate every step at INFO; what matters is logged by us.
+        for chatty in ("alembic", "pika"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     if arguments.command == "migrate":
         return asyncio.run(_migrate(settings))
     if arguments.command == "relay":

@@ -1,0 +1,191 @@
+"""No event lost, none invented: kill -9 in the middle of a run, and a broker outage.
+
+Both runs add items (CreateCartItem) to many carts and follow them by their cartitem.created
+messages on RabbitMQ, which name the item. Delivery is at-least-once: a message may come twice,
+always with the same message_id.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+import pytest
+from cartservice.cart.v1 import cart_pb2 as r
+from cartservice.cart.v1 import cart_service_pb2 as pb
+from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
+from cartservice.type.v1.decimal_pb2 import Decimal as D
+
+from tests.brokers import AWS, RABBITMQ_URL, EventBridgeStub, RabbitConsumer, moto_eventbridge
+from tests.event_scenario import new_collection
+from tests.identities import SERVER_FLAGS, as_caller
+from tests.servers import ServerProcess
+from tests.tcp_proxy import TcpProxy
+
+CARTS = 40
+ITEM = r.CartItem(quantity=1, skus=[r.Sku(sku_id="sku-g", price=D(value="2.50"))])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Shopper:
+    """Adds items to its carts from several threads; remembers what was acknowledged."""
+
+    def __init__(self, address: str) -> None:
+        self.channel = grpc.insecure_channel(address)
+        self.stub = CartServiceStub(self.channel)
+        self.me = as_caller("777", new_collection())
+        self.carts = [
+            self.stub.CreateCart(pb.CreateCartRequest(), metadata=self.me).carts[0].id
+            for _ in range(CARTS)
+        ]
+        self.acknowledged: set[int] = set()
+        self.failures = 0
+
+    def add_item(self, n: int) -> None:
+        try:
+            answer = self.stub.CreateCartItem(
+                pb.CreateCartItemRequest(cart_id=self.carts[n % CARTS], items=[ITEM]),
+                metadata=self.me,
+                timeout=10,
+            )
+            self.acknowledged.add(answer.items[0].id)
+        except grpc.RpcError as error:
+            assert error.code() not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), error
+            self.failures += 1
+
+    def run(self, calls: range, threads: int = 8) -> None:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(self.add_item, calls))
+
+    def stored_items(self) -> set[int]:
+        return {
+            item.id
+            for cart in self.carts
+            for item in self.stub.GetCart(
+                pb.GetCartRequest(cart_id=cart), metadata=self.me
+            ).cart.items
+        }
+
+
+def delivered_items(
+    consumer: RabbitConsumer, shopper: Shopper, expected: set[int], timeout: float = 90
+) -> dict[int, set[str]]:
+    """cartItemId → the message_ids it was delivered under, once every expected item arrived."""
+    carts = set(shopper.carts)
+    seen: dict[int, set[str]] = {}
+    deadline = time.monotonic() + timeout
+    while not expected <= seen.keys() and time.monotonic() < deadline:
+        for key, properties, body in consumer.receive(
+            lambda b: b["cartId"] in carts, expected=1, timeout=1
+        ):
+            if key == "cartitem.created":
+                seen.setdefault(body["cartItemId"], set()).add(properties.message_id)
+    return seen
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_loses_no_acknowledged_event_and_invents_none(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    flags = (*SERVER_FLAGS, "--port", str(port), "--rabbitmq-url", RABBITMQ_URL)
+    consumer = RabbitConsumer()
+    server = ServerProcess.start(tmp_path, database_url=postgres_url, extra=flags)
+    shopper = Shopper(server.address)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            running = [pool.submit(shopper.add_item, n) for n in range(500)]
+            while sum(f.done() for f in running) < 300:
+                time.sleep(0.01)
+            os.kill(server.process.pid, signal.SIGKILL)  # mid-run: calls in flight, rows unsent
+            server.process.wait()
+            for f in running:
+                f.result()
+        killed_at = len(shopper.acknowledged)
+        server = ServerProcess.start(tmp_path, database_url=postgres_url, extra=flags)
+        grpc.channel_ready_future(shopper.channel).result(timeout=30)  # reconnect, as clients do
+        shopper.run(range(500, 1300))
+
+        stored = shopper.stored_items()
+        delivered = delivered_items(consumer, shopper, stored)
+    finally:
+        server.stop()
+        consumer.close()
+    redelivered = sum(1 for ids in delivered.values() if len(ids) > 1)
+    print(
+        f"kill -9: acknowledged {len(shopper.acknowledged)} (killed after {killed_at}), failed {shopper.failures}, stored {len(stored)}, delivered {len(delivered)}, distinct message ids per item max {max(map(len, delivered.values()))}, redelivered {redelivered}"
+    )
+    assert 300 <= killed_at < 500 and len(shopper.acknowledged) >= 1000
+    assert shopper.acknowledged <= stored
+    # Every committed item has its event; no event names an item that was never committed.
+    assert delivered.keys() == stored
+    # Redeliveries after the crash carry the original message_id, so consumers can drop them.
+    assert all(len(ids) == 1 for ids in delivered.values())
+
+
+@pytest.fixture(scope="module")
+def eventbridge() -> Iterator[EventBridgeStub]:
+    yield from moto_eventbridge()
+
+
+@pytest.mark.slow
+def test_broker_outage_delays_events_and_loses_none(
+    postgres_url: str, tmp_path: Path, eventbridge: EventBridgeStub
+) -> None:
+    rabbit = TcpProxy("127.0.0.1", 5672)
+    moto_host, moto_port = eventbridge.endpoint_url.removeprefix("http://").split(":")
+    aws = TcpProxy(moto_host, int(moto_port))
+    flags = (
+        *SERVER_FLAGS, "--rabbitmq-url", f"amqp://guest:guest@127.0.0.1:{rabbit.port}/%2F",
+        "--eventbridge-bus", eventbridge.bus, "--eventbridge-endpoint-url", f"http://127.0.0.1:{aws.port}",
+    )  # fmt: skip
+    consumer = RabbitConsumer()
+    server = ServerProcess.start(tmp_path, database_url=postgres_url, extra=flags, env=AWS)
+    shopper = Shopper(server.address)
+    try:
+        shopper.run(range(0, 150))
+        rabbit.cut()
+        aws.cut()
+        shopper.run(range(150, 300))  # RPCs keep succeeding; their events wait in the outbox
+        time.sleep(1.5)
+        rabbit.restore()
+        aws.restore()
+        shopper.run(range(300, 400))
+        delivered = delivered_items(consumer, shopper, shopper.acknowledged)
+        envelopes = eventbridge.receive(
+            lambda e: (
+                e["detail-type"] == "cartservices/cartitem/create"
+                and e["detail"]["payload"]["items"][0]["id"] in shopper.acknowledged
+            ),
+            expected=400,
+            timeout=90,
+        )
+        log = server.log()
+    finally:
+        server.stop()
+        consumer.close()
+        rabbit.close()
+        aws.close()
+    print(
+        f"outage: acknowledged {len(shopper.acknowledged)}, failed calls {shopper.failures}, RabbitMQ delivered {len(delivered)}, EventBridge delivered {len(envelopes)}"
+    )
+    assert shopper.failures == 0 and len(shopper.acknowledged) == 400
+    assert "will be retried" in log  # the outage was felt by the relay
+    assert shopper.acknowledged <= delivered.keys(), (
+        f"lost on RabbitMQ: {len(shopper.acknowledged - delivered.keys())}"
+    )
+    eventbridge_items = {e["detail"]["payload"]["items"][0]["id"] for e in envelopes}
+    assert eventbridge_items == shopper.acknowledged, (
+        f"lost on EventBridge: {len(shopper.acknowledged - eventbridge_items)}"
+    )
