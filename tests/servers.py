@@ -42,6 +42,7 @@ class ServerProcess:
         env: dict[str, str] | None = None,
     ) -> ServerProcess:
         """Starts a server; a restart in the same workdir appends to the same log."""
+        workdir.mkdir(parents=True, exist_ok=True)
         log_path = workdir / "server.log"
         offset = log_path.stat().st_size if log_path.exists() else 0
         secret_file = workdir / "jwt-secret"
@@ -82,3 +83,35 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise
+
+
+@dataclass
+class RelayProcess:
+    """`cartservice relay` as a process of its own."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @classmethod
+    def start(
+        cls, workdir: Path, *, database_url: str, extra: tuple[str, ...] = ()
+    ) -> RelayProcess:
+        workdir.mkdir(parents=True, exist_ok=True)
+        log_path = workdir / "relay.log"
+        arguments = [
+            sys.executable, "-m", "server", "relay", "--data-dir", str(workdir / "data"),
+            "--database-url", database_url, "--relay-poll-interval", "0.05", *extra,
+        ]  # fmt: skip
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(arguments, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while "outbox relay running" not in log_path.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"relay did not start:\n{log_path.read_text()}")
+            time.sleep(0.05)
+        return cls(process, log_path)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(15)

@@ -1,0 +1,166 @@
+"""The relay's rules beyond a single happy path: several relays at once, per-entry EventBridge
+failures, pruning."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from botocore.stub import Stubber
+from cartservice.events.v1 import events_pb2 as ev
+from sqlalchemy import select
+
+from server.events.publishers import EventBridgePublisher
+from server.store.database import create_engine, session_factory
+from server.store.outbox import OutboxRepository
+from server.store.tables import outbox_events
+from tests.brokers import RABBITMQ_URL, RabbitConsumer
+from tests.identities import SERVER_FLAGS
+from tests.servers import RelayProcess, ServerProcess
+from tests.test_event_guarantees import Shopper
+
+
+@pytest.mark.slow
+def test_two_standalone_relays_share_the_work_once_each_in_commit_order_per_cart(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    consumer = RabbitConsumer()
+    server = ServerProcess.start(
+        tmp_path / "server",
+        database_url=postgres_url,
+        extra=(*SERVER_FLAGS, "--relay", "off", "--rabbitmq-url", RABBITMQ_URL),
+    )
+    relays = [
+        RelayProcess.start(
+            tmp_path / f"relay{n}",
+            database_url=postgres_url,
+            extra=("--rabbitmq-url", RABBITMQ_URL),
+        )
+        for n in range(2)
+    ]
+    try:
+        shopper = Shopper(server.address)
+        shopper.run(range(400))
+        order: dict[int, list[int]] = {}
+        carts = set(shopper.carts)
+        seen = delivered_items_in_order(consumer, carts, shopper.acknowledged, order)
+    finally:
+        for relay in relays:
+            relay.stop()
+        server.stop()
+        consumer.close()
+    logs = [relay.log_path.read_text() for relay in relays]
+    assert seen == shopper.acknowledged and len(shopper.acknowledged) == 400
+    assert sum(len(items) for items in order.values()) == 400  # each event published once
+    assert all(items == sorted(items) for items in order.values())  # commit order per cart
+    assert all("Traceback" not in log for log in logs)
+
+
+def delivered_items_in_order(
+    consumer: RabbitConsumer, carts: set[int], expected: set[int], order: dict[int, list[int]]
+) -> set[int]:
+    import time
+
+    deadline = time.monotonic() + 60
+    seen: set[int] = set()
+    while not expected <= seen and time.monotonic() < deadline:
+        for key, _, body in consumer.receive(lambda b: b["cartId"] in carts, expected=1, timeout=1):
+            if key == "cartitem.created":
+                order.setdefault(body["cartId"], []).append(body["cartItemId"])
+                seen.add(body["cartItemId"])
+    time.sleep(0.5)  # anything published twice would arrive now
+    for key, _, body in consumer.receive(
+        lambda b: b["cartId"] in carts, expected=10**6, timeout=0.5
+    ):
+        if key == "cartitem.created":
+            order.setdefault(body["cartId"], []).append(body["cartItemId"])
+    return seen
+
+
+def _event(n: int) -> ev.CartEvent:
+    detail = ev.EventDetail(
+        timestamp=1_715_235_066_029, event_type="cartservices/cart/create", user_id="1"
+    )
+    detail.payload.delete_cart.response_code = "PRCRDEL0000"
+    return ev.CartEvent(
+        event_id=f"00000000-0000-0000-0000-{n:012d}",
+        cart_id=n,
+        detail_type=detail.event_type,
+        detail=detail,
+    )
+
+
+def test_eventbridge_per_entry_failures_are_retried_and_the_rest_sent() -> None:
+    publisher = EventBridgePublisher("carts", "us-east-1", "http://127.0.0.1:1")
+    client = publisher._client
+    with Stubber(client) as stub:
+        stub.add_response(
+            "put_events",
+            {
+                "FailedEntryCount": 1,
+                "Entries": [
+                    {"EventId": "a"},
+                    {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"},
+                    {"EventId": "c"},
+                ],
+            },
+        )
+        outcomes = asyncio.run(publisher.publish([_event(1), _event(2), _event(3)]))
+    assert [o.status for o in outcomes] == ["sent", "retry", "sent"]
+    assert outcomes[1].error and "ThrottlingException" in outcomes[1].error
+
+
+def test_eventbridge_batches_at_most_ten_entries_a_call() -> None:
+    publisher = EventBridgePublisher("carts", "us-east-1", "http://127.0.0.1:1")
+    with Stubber(publisher._client) as stub:
+        for size in (10, 10, 3):
+            stub.add_response(
+                "put_events",
+                {"FailedEntryCount": 0, "Entries": [{"EventId": str(n)} for n in range(size)]},
+            )
+        outcomes = asyncio.run(publisher.publish([_event(n) for n in range(23)]))
+        stub.assert_no_pending_responses()
+    assert [o.status for o in outcomes] == ["sent"] * 23
+
+
+def test_sent_rows_are_pruned_after_the_retention_and_pending_ones_never(postgres_url: str) -> None:
+    async def scenario() -> list[tuple[int, str]]:
+
+        from server.store.database import database_url
+
+        engine = create_engine(database_url(postgres_url, Path(".")))
+        sessions = session_factory(engine)
+        async with sessions() as session, session.begin():
+            outbox = OutboxRepository(session)
+            for n, created in ((1, 1_000), (2, 2_000), (3, 3_000)):
+                await outbox.add(_event(900_000_000 + n), created)
+            rows = (
+                (
+                    await session.execute(
+                        select(outbox_events.c.sequence)
+                        .where(outbox_events.c.cart_id > 900_000_000)
+                        .order_by(outbox_events.c.sequence)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            assert len(rows) == 3  # no internal messages: one row each, for EventBridge
+            await outbox.finish(rows[:1], "sent", 1_500)  # sent long ago
+            await outbox.finish(rows[1:2], "sent", 10_000_000)  # sent recently
+            pruned = await outbox.prune(sent_before_ms=5_000)
+            left = (
+                await session.execute(
+                    select(outbox_events.c.cart_id, outbox_events.c.status)
+                    .where(outbox_events.c.cart_id > 900_000_000)
+                    .order_by(outbox_events.c.sequence)
+                )
+            ).all()
+            await session.rollback()
+        await engine.dispose()
+        assert pruned == 1
+        return [(int(c), str(s)) for c, s in left]
+
+    left = asyncio.run(scenario())
+    assert left == [(900_000_002, "sent"), (900_000_003, "pending")]
