@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cartservice.events.v1 import events_pb2 as ev
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.store.tables import outbox_events
@@ -51,23 +51,27 @@ class OutboxRepository:
         and while a failed row waits for its retry.
         """
         row, earlier = outbox_events.alias("row"), outbox_events.alias("earlier")
-        earlier_pending = (
-            select(earlier.c.sequence)
+        # A literal, not a bind parameter, so the partial index (WHERE status = 'pending') applies
+        # even in a prepared statement's generic plan; and "is the cart's first pending row" as a
+        # min() the planner answers from that index whatever its statistics say. (NOT EXISTS with
+        # stale statistics became a nested loop that filtered millions of rows: 1.3 s a round.)
+        pending = literal_column("'pending'")
+        head_of_cart = (
+            select(func.min(earlier.c.sequence))
             .where(
                 earlier.c.destination == row.c.destination,
                 earlier.c.cart_id == row.c.cart_id,
-                earlier.c.status == "pending",
-                earlier.c.sequence < row.c.sequence,
+                earlier.c.status == pending,
             )
-            .exists()
+            .scalar_subquery()
         )
         query = (
             select(row.c.sequence, row.c.event, row.c.attempts)
             .where(
                 row.c.destination == destination,
-                row.c.status == "pending",
+                row.c.status == pending,
                 row.c.available_at <= now_ms,
-                ~earlier_pending,
+                row.c.sequence == head_of_cart,
             )
             .order_by(row.c.sequence)
             .limit(limit)

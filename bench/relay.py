@@ -1,0 +1,202 @@
+"""Outbox relay to RabbitMQ: throughput with publisher confirms, and commit-to-delivery lag.
+
+    .venv/bin/python -m bench.relay [--events 20000] [--rate 500] [--seconds 20]
+
+1. pika's unconfirmed publish rate on this machine (the ceiling), for the same message bodies.
+2. Relay throughput: the outbox is filled with --events events over many carts, then one
+   in-process OutboxRelay with the RabbitMqPublisher (confirms, mandatory) drains it.
+3. Lag: a producer commits outbox events at a steady --rate per second (each commit wakes the
+   relay, as the servicer does); a consumer bound to `ecomm` records when each message arrives.
+   Lag = arrival − commit, p50/p99.
+Figures go to bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pika
+import psycopg
+from cartservice.events.v1 import events_pb2 as ev
+
+from server.events.envelopes import dumps, rabbitmq_messages
+from server.events.publishers import RabbitMqPublisher
+from server.events.relay import OutboxRelay
+from server.store.database import create_engine, database_url, session_factory
+from server.store.migrate import upgrade_to_head
+from server.store.outbox import RABBITMQ, OutboxRepository
+from tests.brokers import RABBITMQ_URL
+from tests.conftest import BASE_URL
+
+CARTS = 2000
+
+
+def event(n: int, run: str) -> ev.CartEvent:
+    detail = ev.EventDetail(
+        timestamp=time.time_ns() // 1_000_000,
+        event_type="cartservices/cartitem/create",
+        user_id="1",
+    )
+    detail.payload.delete_cart.response_code = "PRITDEL0000"
+    message = ev.InternalMessage(
+        routing_key="cartitem.created",
+        message_id=f"{run}-{n}",
+        cart_payload=ev.CartPayload(
+            user_id=1, cart_id=1 + n % CARTS, cart_item_id=n, sku_ids=["sku_001"], cart_type="5506"
+        ),
+    )
+    return ev.CartEvent(
+        event_id=str(uuid.uuid4()),
+        cart_id=1 + n % CARTS,
+        detail_type=detail.event_type,
+        detail=detail,
+        internal_messages=[message],
+    )
+
+
+def unconfirmed_rate(count: int) -> float:
+    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    channel = connection.channel()
+    channel.exchange_declare("ecomm", exchange_type="topic", durable=True)
+    messages = [rabbitmq_messages(event(n, "raw"))[0] for n in range(count)]
+    started = time.perf_counter()
+    for message in messages:
+        channel.basic_publish(
+            "ecomm",
+            "bench.raw",
+            dumps(message["body"]).encode(),
+            pika.BasicProperties(**message["properties"]),
+        )
+    connection.process_data_events(0)
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return count / elapsed
+
+
+class Arrivals(threading.Thread):
+    """Consumes `ecomm` (routing key bench.#... and cartitem.created) and stamps each arrival."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(daemon=True)
+        self.prefix = prefix
+        self.arrived: dict[str, float] = {}
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+        channel = connection.channel()
+        queue = channel.queue_declare("", exclusive=True).method.queue
+        channel.queue_bind(queue, "ecomm", routing_key="cartitem.created")
+        self.ready.set()
+        for method, properties, _ in channel.consume(queue, auto_ack=True, inactivity_timeout=0.2):
+            if method is not None and properties.message_id.startswith(self.prefix):
+                self.arrived[properties.message_id] = time.time()
+            if self.stop.is_set():
+                break
+        connection.close()
+
+
+async def drain_rate(url: str, count: int) -> float:
+    engine = create_engine(database_url(url, Path(".")))
+    await upgrade_to_head(engine)
+    sessions = session_factory(engine)
+    run = f"drain-{uuid.uuid4().hex[:6]}"
+    for start in range(0, count, 1000):
+        async with sessions() as session, session.begin():
+            outbox = OutboxRepository(session)
+            for n in range(start, min(start + 1000, count)):
+                await outbox.add(event(n, run), 0)
+    arrivals = Arrivals(run)  # a bound queue, so nothing is returned unroutable
+    arrivals.start()
+    arrivals.ready.wait()
+    relay = OutboxRelay(sessions, {RABBITMQ: RabbitMqPublisher(RABBITMQ_URL)}, batch_size=500)
+    started = time.perf_counter()
+    sent = 0
+    while sent < count:
+        sent += await relay.relay_once()
+    elapsed = time.perf_counter() - started
+    arrivals.stop.set()
+    await relay.close()
+    await engine.dispose()
+    return count / elapsed
+
+
+async def lag(url: str, rate: int, seconds: int) -> tuple[float, float, int, int]:
+    engine = create_engine(database_url(url, Path(".")))
+    sessions = session_factory(engine)
+    run = f"lag-{uuid.uuid4().hex[:6]}"
+    arrivals = Arrivals(run)
+    arrivals.start()
+    arrivals.ready.wait()
+    relay = OutboxRelay(
+        sessions, {RABBITMQ: RabbitMqPublisher(RABBITMQ_URL)}, batch_size=500, poll_interval=0.2
+    )
+    stop = asyncio.Event()
+    relay_task = asyncio.create_task(relay.run(stop))
+    committed: dict[str, float] = {}
+    total = rate * seconds
+
+    async def commit(n: int) -> None:
+        async with sessions() as session, session.begin():
+            await OutboxRepository(session).add(event(n, run), time.time_ns() // 1_000_000)
+        committed[f"{run}-{n}"] = time.time()
+        relay.notify()
+
+    # One task per commit on a fixed schedule, as independent clients would send them.
+    started = time.perf_counter()
+    tasks = []
+    for n in range(total):
+        await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(commit(n)))
+    await asyncio.gather(*tasks)
+    achieved = total / (time.perf_counter() - started)
+    deadline = time.time() + 30
+    while len(arrivals.arrived) < total and time.time() < deadline:
+        await asyncio.sleep(0.1)
+    stop.set()
+    await relay_task
+    await relay.close()
+    arrivals.stop.set()
+    await engine.dispose()
+    lags = sorted(
+        (arrivals.arrived[k] - committed[k]) * 1000 for k in committed if k in arrivals.arrived
+    )
+    quantiles = statistics.quantiles(lags, n=100)
+    return quantiles[49], quantiles[98], len(lags), int(achieved)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--rate", type=int, default=500)
+    parser.add_argument("--seconds", type=int, default=20)
+    args = parser.parse_args()
+    name = f"cartservice_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(BASE_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://127.0.0.1:5432/{name}"
+    try:
+        raw = unconfirmed_rate(args.events)
+        print(f"pika unconfirmed publish: {raw:,.0f} messages/s ({args.events} messages)")
+        drained = asyncio.run(drain_rate(url, args.events))
+        print(
+            f"relay with confirms: {drained:,.0f} events/s ({args.events} events over {CARTS} carts) = {100 * drained / raw:.0f} % of unconfirmed"
+        )
+        p50, p99, delivered, achieved = asyncio.run(lag(url, args.rate, args.seconds))
+        print(
+            f"commit-to-delivery at {achieved} commits/s for {args.seconds}s: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({delivered} delivered)"
+        )
+    finally:
+        with psycopg.connect(BASE_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
