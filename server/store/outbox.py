@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from cartservice.events.v1 import events_pb2 as ev
 from sqlalchemy import delete, func, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnClause
 
 from server.store.tables import outbox_events
 
@@ -55,7 +56,7 @@ class OutboxRepository:
         # even in a prepared statement's generic plan; and "is the cart's first pending row" as a
         # min() the planner answers from that index whatever its statistics say. (NOT EXISTS with
         # stale statistics became a nested loop that filtered millions of rows: 1.3 s a round.)
-        pending = literal_column("'pending'")
+        pending: ColumnClause[str] = literal_column("'pending'")
         head_of_cart = (
             select(func.min(earlier.c.sequence))
             .where(
