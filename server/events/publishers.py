@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,7 +22,6 @@ import pika
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from cartservice.events.v1 import events_pb2 as ev
-from pika.exceptions import AMQPError, NackError, UnroutableError
 
 from server.events.catalog import EXCHANGE, SOURCE
 from server.events.envelopes import (
@@ -152,71 +151,208 @@ class EventBridgePublisher(_OnOwnThread):
         }
 
 
+class LinkFailure(Exception):
+    """The connection to RabbitMQ failed or broke; what was in flight is to be retried."""
+
+
+@dataclass
+class _Batch:
+    size: int
+    done: threading.Event = field(default_factory=threading.Event)
+    # Per message: "ack", "nack" or "returned" (unroutable; the broker still acks it afterwards).
+    results: list[str] = field(default_factory=list)
+    by_tag: dict[int, int] = field(default_factory=dict)
+    by_message_id: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
+class _ConfirmingLink:
+    """A pika SelectConnection on an I/O thread of its own, with publisher confirms.
+
+    A whole batch is published at once and the caller waits for every confirm of it, instead of
+    one round trip per message as with pika's BlockingConnection.
+    """
+
+    def __init__(self, parameters: pika.URLParameters, exchange: str, timeout: float) -> None:
+        self._exchange = exchange
+        self._opened = threading.Event()
+        self._error: str | None = None
+        self._channel: Any = None
+        self._batch: _Batch | None = None
+        self._last_tag = 0
+        self._connection = pika.SelectConnection(
+            parameters,
+            on_open_callback=self._on_open,
+            on_open_error_callback=self._on_open_error,
+            on_close_callback=self._on_closed,
+        )
+        self._thread = threading.Thread(
+            target=self._connection.ioloop.start, name="rabbitmq-io", daemon=True
+        )
+        self._thread.start()
+        if not self._opened.wait(timeout) or self._error:
+            self.close()
+            raise LinkFailure(self._error or "no connection within the timeout")
+
+    @property
+    def usable(self) -> bool:
+        return self._error is None and self._channel is not None and self._channel.is_open
+
+    def publish(self, messages: list[dict[str, Any]], timeout: float) -> list[str]:
+        batch = _Batch(len(messages), results=["ack"] * len(messages))
+        self._connection.ioloop.add_callback_threadsafe(lambda: self._send(batch, messages))
+        if not batch.done.wait(timeout):
+            batch.error = batch.error or "no confirm within the timeout"
+        if batch.error:
+            raise LinkFailure(batch.error)
+        return batch.results
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._connection.ioloop.add_callback_threadsafe(self._close_now)
+            self._thread.join(5)
+
+    # ---- on the I/O thread ----
+
+    def _on_open(self, connection: Any) -> None:
+        connection.channel(on_open_callback=self._on_channel)
+
+    def _on_channel(self, channel: Any) -> None:
+        self._channel = channel
+        channel.add_on_return_callback(self._on_return)
+        channel.add_on_close_callback(
+            lambda _channel, reason: self._fail(f"channel closed: {reason}")
+        )
+        channel.exchange_declare(
+            self._exchange,
+            exchange_type="topic",
+            durable=True,
+            callback=lambda _: channel.confirm_delivery(
+                self._on_confirm, callback=lambda _: self._opened.set()
+            ),
+        )
+
+    def _on_open_error(self, connection: Any, error: Exception) -> None:
+        self._error = f"{error.__class__.__name__}: {error}"
+        self._opened.set()
+        connection.ioloop.stop()
+
+    def _on_closed(self, connection: Any, reason: Exception) -> None:
+        self._fail(f"connection closed: {reason}")
+        self._opened.set()
+        connection.ioloop.stop()
+
+    def _close_now(self) -> None:
+        if self._connection.is_open:
+            self._connection.close()
+        else:
+            self._connection.ioloop.stop()
+
+    def _fail(self, error: str) -> None:
+        self._error = error
+        if self._batch is not None and not self._batch.done.is_set():
+            self._batch.error = error
+            self._batch.done.set()
+
+    def _send(self, batch: _Batch, messages: list[dict[str, Any]]) -> None:
+        if not self.usable:
+            batch.error = self._error or "channel not open"
+            batch.done.set()
+            return
+        self._batch = batch
+        for index, message in enumerate(messages):
+            self._last_tag += 1
+            batch.by_tag[self._last_tag] = index
+            batch.by_message_id[message["properties"]["message_id"]] = index
+            self._channel.basic_publish(
+                self._exchange,
+                message["routing_key"],
+                dumps(message["body"]).encode(),
+                pika.BasicProperties(**message["properties"]),
+                mandatory=True,
+            )
+        if not messages:
+            batch.done.set()
+
+    def _on_return(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        # The broker returns an unroutable message before it acks it.
+        batch = self._batch
+        if batch is not None and properties.message_id in batch.by_message_id:
+            batch.results[batch.by_message_id[properties.message_id]] = "returned"
+
+    def _on_confirm(self, frame: Any) -> None:
+        batch = self._batch
+        if batch is None:
+            return
+        method = frame.method
+        acked = isinstance(method, pika.spec.Basic.Ack)
+        tags = (
+            [t for t in batch.by_tag if t <= method.delivery_tag]
+            if method.multiple
+            else [method.delivery_tag]
+        )
+        for tag in tags:
+            index = batch.by_tag.pop(tag, None)
+            if index is not None and not acked:
+                batch.results[index] = "nack"
+        if not batch.by_tag:
+            batch.done.set()
+
+
 class RabbitMqPublisher(_OnOwnThread):
     """Publishes to the durable topic exchange with publisher confirms and the mandatory flag."""
 
-    def __init__(self, url: str, exchange: str = EXCHANGE) -> None:
+    def __init__(self, url: str, exchange: str = EXCHANGE, timeout: float = 10.0) -> None:
         super().__init__("rabbitmq")
         self._parameters = pika.URLParameters(url)
         self._exchange = exchange
-        self._connection: Any = None
-        self._channel: Any = None
+        self._timeout = timeout
+        self._link: _ConfirmingLink | None = None
 
     async def publish(self, events: Sequence[ev.CartEvent]) -> list[Outcome]:
         outcomes: list[Outcome] = await self._run(self._publish, list(events))
         return outcomes
 
     def _publish(self, events: list[ev.CartEvent]) -> list[Outcome]:
+        owners = [
+            (index, message)
+            for index, event in enumerate(events)
+            for message in rabbitmq_messages(event)
+        ]
         try:
-            return [self._publish_event(event) for event in events]
-        except AMQPError as error:
-            # The connection broke mid-batch: what went out may go out again (at-least-once,
-            # with stable message ids); everything is retried.
-            self._drop_connection()
-            return [retry(f"rabbitmq: {error.__class__.__name__}: {error}")] * len(events)
-
-    def _publish_event(self, event: ev.CartEvent) -> Outcome:
-        outcome = SENT
-        for message in rabbitmq_messages(event):
-            properties = pika.BasicProperties(**message["properties"])
-            try:
-                self._open_channel().basic_publish(
-                    self._exchange,
-                    message["routing_key"],
-                    dumps(message["body"]).encode(),
-                    properties,
-                    mandatory=True,
-                )
-            except UnroutableError:
+            results = self._open_link().publish([m for _, m in owners], self._timeout)
+        except LinkFailure as error:
+            # Whatever went out may go out again: at-least-once, under stable message ids.
+            self._drop_link()
+            return [retry(f"rabbitmq: {error}")] * len(events)
+        outcomes = [SENT] * len(events)
+        for (index, message), result in zip(owners, results, strict=True):
+            if result == "nack":
+                outcomes[index] = retry("the broker nacked a message")
+            elif result == "returned" and outcomes[index].status != "retry":
                 log.warning(
                     "no queue is bound for %s (message %s): the broker returned it",
                     message["routing_key"],
                     message["properties"]["message_id"],
                 )
-                outcome = Outcome("unroutable", f"no queue bound for {message['routing_key']}")
-            except NackError:
-                return retry("the broker nacked the message")
-        return outcome
+                outcomes[index] = Outcome(
+                    "unroutable", f"no queue bound for {message['routing_key']}"
+                )
+        return outcomes
 
-    def _open_channel(self) -> Any:
-        if self._channel is None or self._channel.is_closed:
-            if self._connection is None or self._connection.is_closed:
-                self._connection = pika.BlockingConnection(self._parameters)
-            self._channel = self._connection.channel()
-            self._channel.exchange_declare(self._exchange, exchange_type="topic", durable=True)
-            self._channel.confirm_delivery()
-        return self._channel
+    def _open_link(self) -> _ConfirmingLink:
+        if self._link is None or not self._link.usable:
+            self._drop_link()
+            self._link = _ConfirmingLink(self._parameters, self._exchange, self._timeout)
+        return self._link
 
-    def _drop_connection(self) -> None:
-        try:
-            if self._connection is not None and self._connection.is_open:
-                self._connection.close()
-        except Exception:
-            pass
-        self._connection = self._channel = None
+    def _drop_link(self) -> None:
+        if self._link is not None:
+            self._link.close()
+        self._link = None
 
     def _close(self) -> None:
-        self._drop_connection()
+        self._drop_link()
 
 
 def _entry_size(entry: dict[str, Any]) -> int:
