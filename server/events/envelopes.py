@@ -25,7 +25,7 @@ DECIMAL = decimal_pb2.Decimal.DESCRIPTOR
 LOCAL_ACCOUNT = "000000000000"
 
 
-def seed_json(message: Message, *, empty_lists: bool = False) -> dict[str, Any]:
+def seed_json(message: Message) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field in message.DESCRIPTOR.fields:
         value = getattr(message, field.name)
@@ -34,7 +34,7 @@ def seed_json(message: Message, *, empty_lists: bool = False) -> dict[str, Any]:
             value_field = message_type.fields_by_name["value"]
             out[field.json_name] = {k: _value(value_field, v) for k, v in value.items()}
         elif field.is_repeated:
-            if value or empty_lists:
+            if value:
                 out[field.json_name] = [_value(field, v) for v in value]
         elif message_type is not None or field.has_presence:
             if message.HasField(field.name):
@@ -110,10 +110,29 @@ def rabbitmq_messages(event: ev.CartEvent) -> list[dict[str, Any]]:
                 "delivery_mode": 2,
                 "timestamp": event.detail.timestamp // 1000,
             },
-            "body": seed_json(message.cart_payload, empty_lists=True),
+            "body": cart_payload_json(message.cart_payload),
         }
         for message in event.internal_messages
     ]
+
+
+def cart_payload_json(payload: ev.CartPayload) -> dict[str, Any]:
+    """The seed's cartPayload: every property, always (ids as numbers, absent parts 0/""/[])."""
+    return {
+        "userId": payload.user_id,
+        "cartId": payload.cart_id,
+        "cartItemId": payload.cart_item_id,
+        "paymentId": payload.payment_id,
+        "paymentType": payload.payment_type,
+        "promotionId": payload.promotion_id,
+        "skuIds": list(payload.sku_ids),
+        "cartType": payload.cart_type,
+    }
+
+
+def plain_json(value: Any) -> str:
+    """JSON text of a document without Decimals (the C encoder: the relay's hot path)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def iso_time(epoch_ms: int) -> str:

@@ -29,6 +29,7 @@ from server.events.envelopes import (
     event_detail,
     event_urn,
     eventbridge_envelope,
+    plain_json,
     rabbitmq_messages,
 )
 
@@ -267,7 +268,7 @@ class _ConfirmingLink:
             self._channel.basic_publish(
                 self._exchange,
                 message["routing_key"],
-                dumps(message["body"]).encode(),
+                plain_json(message["body"]).encode(),
                 pika.BasicProperties(**message["properties"]),
                 mandatory=True,
             )

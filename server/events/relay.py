@@ -1,7 +1,8 @@
 """OutboxRelay: publishes committed outbox rows, marks them, retries failures with backoff.
 
 Runs inside `cartservice serve` (woken right after each commit of this process, and polling for
-other processes' commits) or alone as `cartservice relay`. Several relays may run at once:
+other processes' commits) or alone as `cartservice relay`, with one loop per destination, so a
+slow or unreachable destination never delays another. Several relays may run at once:
 PostgreSQL's FOR UPDATE SKIP LOCKED gives each its own rows, and only the oldest pending row of a
 cart is ever eligible, so a cart's events go out in commit order.
 """
@@ -9,6 +10,7 @@ cart is ever eligible, so a cart's events go out in commit order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -48,28 +50,46 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._retention_ms = int(retention_hours * 3_600_000)
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._last_prune = 0.0
+        self._wakes = {destination: asyncio.Event() for destination in publishers}
 
     def notify(self) -> None:
         """A commit of this process wrote outbox rows: look now rather than at the next poll."""
-        self._wake.set()
+        for wake in self._wakes.values():
+            wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """One loop per destination, so a slow or unreachable one never holds the others back."""
+        await asyncio.gather(
+            *(self._run_destination(d, p, stop) for d, p in self._publishers.items()),
+            self._prune_loop(stop),
+        )
+
+    async def _run_destination(
+        self, destination: str, publisher: Publisher, stop: asyncio.Event
+    ) -> None:
+        wake = self._wakes[destination]
         while not stop.is_set():
             try:
-                sent = await self.relay_once()
-                await self._prune_now_and_then()
+                sent = await self._relay(destination, publisher)
             except Exception:
                 # The database is away or a bug: keep the loop alive, try again after a pause.
-                log.exception("outbox relay round failed")
+                log.exception("outbox relay round for %s failed", destination)
                 sent = 0
             if sent == 0:
-                await self._sleep(stop)
+                await self._sleep(wake, stop)
 
-    async def _sleep(self, stop: asyncio.Event) -> None:
-        self._wake.clear()
-        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+    async def _prune_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._prune()
+            except Exception:
+                log.exception("pruning the outbox failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), PRUNE_EVERY_S)
+
+    async def _sleep(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
+        wake.clear()
+        waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
         await asyncio.wait(waits, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waits:
             waiter.cancel()
@@ -122,10 +142,7 @@ class OutboxRelay:
             log.exception("publisher failed")
             return [retry(f"{error.__class__.__name__}: {error}")] * len(rows)
 
-    async def _prune_now_and_then(self) -> None:
-        if time.monotonic() - self._last_prune < PRUNE_EVERY_S:
-            return
-        self._last_prune = time.monotonic()
+    async def _prune(self) -> None:
         async with self._sessions() as session, session.begin():
             pruned = await OutboxRepository(session).prune(self._clock() - self._retention_ms)
         if pruned:
