@@ -32,10 +32,16 @@ class EventBridgeStub:
     bus: str
     queue_url: str
     _sqs: Any = field(repr=False)
+    redelivered: int = 0
 
     def receive(self, match: Any, expected: int, timeout: float = 30) -> list[dict[str, Any]]:
-        """Envelopes (as the rule delivered them to SQS) for which `match` is true."""
-        found: list[dict[str, Any]] = []
+        """Distinct envelopes (as the rule delivered them to SQS) for which `match` is true.
+
+        Delivery is at-least-once (ours, and SQS's own): an event seen again, by its
+        resources[0], counts once.
+        """
+        found: dict[str, dict[str, Any]] = {}
+        self.redelivered = 0
         deadline = time.monotonic() + timeout
         while len(found) < expected and time.monotonic() < deadline:
             answer = self._sqs.receive_message(
@@ -44,11 +50,13 @@ class EventBridgeStub:
             for message in answer.get("Messages", []):
                 envelope = json.loads(message["Body"])
                 if match(envelope):
-                    found.append(envelope)
+                    key = envelope["resources"][0]
+                    self.redelivered += key in found
+                    found[key] = envelope
                 self._sqs.delete_message(
                     QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
-        return found
+        return list(found.values())
 
 
 def moto_eventbridge() -> Iterator[EventBridgeStub]:

@@ -95,9 +95,9 @@ SINGLETON_RPCS = {
 }  # fmt: skip
 
 
-def full_cart(stub: CartServiceStub) -> r.Cart:
-    """A cart with one of every part, so each RPC has something to act on."""
-    cart = create_cart(stub)
+def full_cart(stub: CartServiceStub, user_id: str = "1") -> r.Cart:
+    """A cart of `user_id` with one of every part, so each RPC has something to act on."""
+    cart = create_cart(stub, user_id)
     stub.CreateOtherCharges(
         pb.CreateOtherChargesRequest(cart_id=cart.id, other_charges=[OTHER_CHARGE])
     )
