@@ -134,7 +134,7 @@ async def drain_rate(url: str, count: int, batch_size: int = 1000) -> float:
     return count / elapsed
 
 
-def produce(url: str, run: str, rate: int, seconds: int, out: str) -> None:
+def produce(url: str, run: str, rate: int, seconds: int, out: str, first: int = 0) -> None:
     """In a process of its own: commits outbox events on a fixed schedule, records commit times."""
 
     async def go() -> dict[str, float]:
@@ -151,7 +151,7 @@ def produce(url: str, run: str, rate: int, seconds: int, out: str) -> None:
         tasks = []
         for n in range(rate * seconds):
             await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
-            tasks.append(asyncio.create_task(commit(n)))
+            tasks.append(asyncio.create_task(commit(first + n)))
         await asyncio.gather(*tasks)
         committed["_rate"] = rate * seconds / (time.perf_counter() - started)
         await engine.dispose()
@@ -160,7 +160,9 @@ def produce(url: str, run: str, rate: int, seconds: int, out: str) -> None:
     Path(out).write_text(json.dumps(asyncio.run(go())))
 
 
-def lag(url: str, rate: int, seconds: int, workdir: Path) -> tuple[float, float, int, int]:
+def lag(
+    url: str, rate: int, seconds: int, workdir: Path, producers: int = 2
+) -> tuple[float, float, int, int]:
     run = f"lag-{uuid.uuid4().hex[:6]}"
     arrivals = Arrivals(run)
     arrivals.start()
@@ -169,12 +171,25 @@ def lag(url: str, rate: int, seconds: int, workdir: Path) -> tuple[float, float,
         workdir / "relay", database_url=url,
         extra=("--rabbitmq-url", RABBITMQ_URL, "--relay-poll-interval", "0.02"),
     )  # fmt: skip
-    out = workdir / "committed.json"
-    producer = multiprocessing.Process(target=produce, args=(url, run, rate, seconds, str(out)))
-    producer.start()
-    producer.join()
-    committed: dict[str, float] = json.loads(out.read_text())
-    achieved = int(committed.pop("_rate"))
+    # Several producer processes share the rate: one Python process cannot commit 500/s here.
+    share = rate // producers
+    outs = [workdir / f"committed-{p}.json" for p in range(producers)]
+    processes = [
+        multiprocessing.Process(
+            target=produce, args=(url, run, share, seconds, str(out), p * share * seconds)
+        )
+        for p, out in enumerate(outs)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    committed: dict[str, float] = {}
+    achieved = 0
+    for out in outs:
+        part = json.loads(out.read_text())
+        achieved += int(part.pop("_rate"))
+        committed.update(part)
     deadline = time.time() + 30
     while len(arrivals.arrived) < len(committed) and time.time() < deadline:
         time.sleep(0.1)

@@ -108,9 +108,3 @@ class OutboxRepository:
             )
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-    async def count(self, status: str) -> int:
-        query = (
-            select(func.count()).select_from(outbox_events).where(outbox_events.c.status == status)
-        )
-        return int((await self._session.execute(query)).scalar_one())
