@@ -8,11 +8,14 @@ import signal
 from pathlib import Path
 
 import grpc
+from cartservice.basket.v1 import basket_service_pb2, basket_service_pb2_grpc
 from cartservice.cart.v1 import cart_service_pb2, cart_service_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.api import validation
+from server.api.basket_servicer import BasketServicer
 from server.api.cart_servicer import CartServicer
 from server.api.errors import ErrorTranslationInterceptor
 from server.auth.interceptor import AuthenticationInterceptor
@@ -21,13 +24,17 @@ from server.config import Settings
 from server.events.setup import describe as describe_destinations
 from server.events.setup import outbox_relay
 from server.store.database import create_engine, database_url, session_factory
+from server.store.demo_catalog import catalog_is_empty, load_demo_catalog
 from server.store.mapping import start_mappers
 from server.store.migrate import upgrade_to_head
 from server.store.unit_of_work import UnitOfWorkFactory
+from server.watch.basket_feed import BasketFeed
+from server.watch.postgres_listener import PostgresChangeListener
 
 log = logging.getLogger("cartservice")
 
 CART_SERVICE = cart_service_pb2.DESCRIPTOR.services_by_name["CartService"].full_name
+BASKET_SERVICE = basket_service_pb2.DESCRIPTOR.services_by_name["BasketService"].full_name
 KEEPALIVE_OPTIONS = [
     # Long-lived connections behind load balancers: probe idle peers, tolerate client pings.
     ("grpc.keepalive_time_ms", 60_000),
@@ -46,47 +53,79 @@ async def serve(settings: Settings) -> None:
     if settings.migrate_at_start():
         await upgrade_to_head(engine)
         log.info("database migrated: %s", url.render_as_string(hide_password=True))
+    sessions = session_factory(engine)
+    await _load_demo_catalog(settings, sessions)
     server = grpc.aio.server(
         interceptors=[AuthenticationInterceptor(verifier), ErrorTranslationInterceptor()],
-        options=[
-            ("grpc.max_receive_message_length", settings.max_message_bytes),
-            *KEEPALIVE_OPTIONS,
-        ],
+        options=_server_options(settings),
     )
-    sessions = session_factory(engine)
     relay = outbox_relay(settings, sessions) if settings.relay == "in-process" else None
-    cart_service_pb2_grpc.add_CartServiceServicer_to_server(
-        CartServicer(
-            UnitOfWorkFactory(sessions), on_commit=relay.notify if relay else lambda: None
-        ),
-        server,
+    on_commit = relay.notify if relay else lambda: None
+    on_postgres = url.get_backend_name() == "postgresql"
+    feed = BasketFeed(lambda basket_id: basket_servicer.snapshot_for_feed(basket_id))
+    units = UnitOfWorkFactory(sessions, local_fan_out=None if on_postgres else feed.publish)
+    basket_servicer = BasketServicer(
+        units, feed, on_commit=on_commit, stall_seconds=settings.watch_stall_seconds
     )
+    cart_service_pb2_grpc.add_CartServiceServicer_to_server(
+        CartServicer(units, on_commit=on_commit), server
+    )
+    basket_service_pb2_grpc.add_BasketServiceServicer_to_server(basket_servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (CART_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        (CART_SERVICE, BASKET_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     port = _listen(server, settings)
+    background_stop = asyncio.Event()
+    background: list[asyncio.Task[None]] = []
+    if on_postgres:
+        listener = PostgresChangeListener(url, feed)
+        background.append(asyncio.create_task(listener.run(background_stop)))
+        await asyncio.wait_for(listener.listening.wait(), 30)
     await server.start()
-    for service in ("", CART_SERVICE):
+    for service in ("", CART_SERVICE, BASKET_SERVICE):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    relay_stop = asyncio.Event()
-    relay_task = asyncio.create_task(relay.run(relay_stop)) if relay else None
     if relay:
+        background.append(asyncio.create_task(relay.run(background_stop)))
         log.info("outbox relay in process: events to %s", describe_destinations(settings))
     log.info("serving on %s:%d", settings.host, port)
 
     await _wait_for_stop_signal()
     log.info("stopping: refusing new calls, %.1fs grace for running ones", settings.grace_period)
     await health_servicer.enter_graceful_shutdown()
+    # Open watches end now with UNAVAILABLE, so their clients reconnect to another server.
+    feed.close("server shutting down")
     await server.stop(settings.grace_period)
-    if relay and relay_task:
-        # Calls are done; the relay finishes its round and stops. Unsent rows stay in the outbox.
-        relay_stop.set()
-        await relay_task
+    # Calls are done; the relay finishes its round and stops. Unsent rows stay in the outbox.
+    background_stop.set()
+    await asyncio.gather(*background)
+    if relay:
         await relay.close()
     await engine.dispose()
     log.info("stopped")
+
+
+def _server_options(settings: Settings) -> list[tuple[str, int]]:
+    options = [("grpc.max_receive_message_length", settings.max_message_bytes), *KEEPALIVE_OPTIONS]
+    if settings.max_concurrent_streams:
+        options.append(("grpc.max_concurrent_streams", settings.max_concurrent_streams))
+    return options
+
+
+async def _load_demo_catalog(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    if settings.demo_catalog == "never":
+        return
+    async with sessions() as session, session.begin():
+        if settings.demo_catalog == "auto" and (
+            settings.database_url or not await catalog_is_empty(session)
+        ):
+            return
+        added = await load_demo_catalog(session)
+    if added:
+        log.info("demo catalog loaded: %d products and promo codes", added)
 
 
 async def run_relay(settings: Settings) -> None:

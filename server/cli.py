@@ -17,6 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(serve, "serve")
     migrate = commands.add_parser("migrate", help="Apply database migrations and exit.")
     add_arguments(migrate, "migrate")
+    seed_demo = commands.add_parser(
+        "seed-demo",
+        help="Load the demo catalog (products and promo codes; migrates first). Repeatable.",
+    )
+    add_arguments(seed_demo, "migrate")
     relay = commands.add_parser(
         "relay", help="Run the outbox relay alone (publish committed events) until stopped."
     )
@@ -56,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(chatty).setLevel(logging.WARNING)
     if arguments.command == "migrate":
         return asyncio.run(_migrate(settings))
+    if arguments.command == "seed-demo":
+        return asyncio.run(_seed_demo(settings))
     if arguments.command == "relay":
         from server.app import run_relay
 
@@ -137,3 +144,19 @@ def _health(address: str, timeout: float) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+async def _seed_demo(settings: Settings) -> int:
+    from server.store.database import create_engine, database_url, session_factory
+    from server.store.demo_catalog import load_demo_catalog
+    from server.store.migrate import upgrade_to_head
+
+    engine = create_engine(database_url(settings.database_url, settings.data_dir))
+    try:
+        await upgrade_to_head(engine)
+        async with session_factory(engine)() as session, session.begin():
+            added = await load_demo_catalog(session)
+    finally:
+        await engine.dispose()
+    logging.getLogger("cartservice").info("demo catalog: %d rows added", added)
+    return 0

@@ -66,6 +66,19 @@ class Settings:
         10.0, "Seconds running calls may take to finish after SIGTERM/SIGINT."
     )
     max_message_bytes: int = setting(1024 * 1024, "Largest request accepted, in bytes.")
+    watch_stall_seconds: float = setting(
+        30.0,
+        "Seconds a WatchBasket stream may leave a message unread before it is ended "
+        "(UNAVAILABLE, resume with from_version).",
+    )
+    max_concurrent_streams: int = setting(
+        0, "HTTP/2 streams one client connection may open at once; 0: grpc's default."
+    )
+    demo_catalog: str = setting(
+        "auto",
+        "Load the demo catalog at start: auto (embedded SQLite, when the catalog is empty), "
+        "always, never.",
+    )
     max_items_per_request: int = setting(Limits.items_per_request, "Items one request may add.")
     max_items_per_cart: int = setting(Limits.items_per_cart, "Items a cart may hold.")
     max_skus_per_item: int = setting(Limits.skus_per_item, "Skus of one item.")
@@ -141,6 +154,7 @@ CHOICES = {
     "migrate": ("auto", "always", "never"),
     "jwt_algorithm": ("HS256", "RS256", "ES256"),
     "relay": ("in-process", "off"),
+    "demo_catalog": ("auto", "always", "never"),
 }
 
 

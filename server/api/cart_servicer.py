@@ -24,12 +24,15 @@ from server.api.checkout import cart_checkout
 from server.api.validation import Rule, Violations, limits, rule_for
 from server.auth import access
 from server.auth.identity import caller
+from server.domain import basket_lifecycle
 from server.domain import cart_operations as ops
+from server.domain.basket_lifecycle import BasketState
 from server.domain.cart_operations import Stamp
 from server.domain.model import Cart
 from server.domain.pricing import price_cart
 from server.events.cart_events import build_cart_event
 from server.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from server.watch.basket_changes import BasketChange
 
 T = TypeVar("T")
 R = TypeVar("R", bound=Message)
@@ -138,20 +141,34 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         access.authorize_cart(caller(), cart)
         return cart
 
+    @staticmethod
+    async def _basket_of(uow: UnitOfWork, cart: Cart) -> BasketState | None:
+        """The basket this cart holds, if any; a basket's lifecycle rules bind cart calls too."""
+        assert cart.id is not None
+        basket = await uow.baskets.of_cart(cart.id)
+        if basket is not None:
+            basket_lifecycle.ensure_mutable(basket)
+        return basket
+
     async def _change(
         self,
         request: Any,
         operation: Callable[[Cart, Stamp], T],
         respond: Callable[[T], R],
+        *,
+        changes_cart: bool = True,
     ) -> R:
         """Runs one operation on the request's cart and writes its event, in one transaction."""
         async with self._units() as uow:
             cart = await self._load(uow, request.cart_id, for_update=True)
+            basket = await self._basket_of(uow, cart) if changes_cart else None
             stamp = self._stamp()
             result = operation(cart, stamp)
             await uow.carts.flush()  # new rows get their ids before the response is built
             response = respond(result)
             await self._record(uow, request, response, cart, stamp)
+            if basket is not None:
+                uow.basket_changed(BasketChange(basket.basket_id, cart.version))
             await uow.commit()
         self._on_commit()
         return response
@@ -245,6 +262,9 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         async with self._units() as uow:
             cart = await self._load(uow, request.cart_id, for_update=True)
             ops.check_deletable(cart)
+            basket = await self._basket_of(uow, cart)
+            if basket is not None:
+                uow.basket_changed(BasketChange(basket.basket_id, cart.version, deleted=True))
             stamp = self._stamp()
             await uow.carts.delete(cart)
             response = pb.DeleteCartResponse(
@@ -604,6 +624,7 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
             lambda cart: pb.CreateCartCalculationResponse(
                 cart_checkout=cart_checkout(cart, price_cart(cart))
             ),
+            changes_cart=False,
         )
 
     # ---- loyalty rewards ----

@@ -52,10 +52,14 @@ def _classify(error: DomainError) -> tuple[int, list[Message]]:
         ]
     if isinstance(error, NotFound | AlreadyExists):
         code = code_pb2.NOT_FOUND if isinstance(error, NotFound) else code_pb2.ALREADY_EXISTS
-        info = error_details_pb2.ResourceInfo(
-            resource_type=error.resource, resource_name=str(error.key)
-        )
-        return code, [info]
+        details: list[Message] = [
+            error_details_pb2.ResourceInfo(
+                resource_type=error.resource, resource_name=str(error.key)
+            )
+        ]
+        if isinstance(error, NotFound) and error.reason:
+            details.append(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN))
+        return code, details
     if isinstance(error, PermissionDenied):
         info = error_details_pb2.ErrorInfo(reason="PERMISSION_DENIED", domain=ERROR_DOMAIN)
         return code_pb2.PERMISSION_DENIED, [info]
@@ -141,7 +145,7 @@ def _status(code: int, message: str) -> status_pb2.Status:
 
 
 class ErrorTranslationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Applies translate_errors to every unary handler of the server."""
+    """Applies translate_errors to every unary and server-streaming handler of the server."""
 
     async def intercept_service(
         self,
@@ -149,7 +153,16 @@ class ErrorTranslationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[m
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None:
+            return handler
+        if handler.unary_stream is not None:
+            # WatchBasket: a coroutine that writes its messages, so the same translation fits.
+            return grpc.unary_stream_rpc_method_handler(
+                translate_errors(handler.unary_stream),
+                request_deserializer=tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_unary is None:
             return handler
         return grpc.unary_unary_rpc_method_handler(
             translate_errors(handler.unary_unary),

@@ -48,13 +48,20 @@ class AuthenticationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
         except Unauthenticated as error:
             log.info("unauthenticated call to %s: %s", details.method, error)
             return _refusal(handler, str(error))
-        behavior = handler.unary_unary
+        streaming = handler.unary_stream is not None
+        behavior = handler.unary_stream if streaming else handler.unary_unary
 
         async def as_caller(request: Any, context: grpc.aio.ServicerContext) -> Any:
             current_identity.set(identity)
             return await behavior(request, context)
 
-        return grpc.unary_unary_rpc_method_handler(
+        # Streaming handlers here write with context.write and return None, so one wrapper fits.
+        wrap = (
+            grpc.unary_stream_rpc_method_handler
+            if streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        return wrap(
             as_caller,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
@@ -65,7 +72,12 @@ def _refusal(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHand
     async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
 
-    return grpc.unary_unary_rpc_method_handler(
+    wrap = (
+        grpc.unary_stream_rpc_method_handler
+        if handler.unary_stream is not None
+        else grpc.unary_unary_rpc_method_handler
+    )
+    return wrap(
         refuse,
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,

@@ -10,10 +10,12 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    def __init__(self, resource: str, key: object) -> None:
+    def __init__(self, resource: str, key: object, *, reason: str | None = None) -> None:
         super().__init__(f"{resource} {key} not found")
         self.resource = resource
         self.key = key
+        # A machine-readable error code for clients (e.g. seed 002's PromoCodeDoesntExist).
+        self.reason = reason
 
 
 class AlreadyExists(DomainError):

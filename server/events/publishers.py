@@ -25,11 +25,11 @@ from cartservice.events.v1 import events_pb2 as ev
 
 from server.events.catalog import EXCHANGE, SOURCE
 from server.events.envelopes import (
+    body_json,
     dumps,
     event_detail,
     event_urn,
     eventbridge_envelope,
-    plain_json,
     rabbitmq_messages,
 )
 
@@ -268,7 +268,7 @@ class _ConfirmingLink:
             self._channel.basic_publish(
                 self._exchange,
                 message["routing_key"],
-                plain_json(message["body"]).encode(),
+                body_json(message["body"]).encode(),
                 pika.BasicProperties(**message["properties"]),
                 mandatory=True,
             )

@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Enum,
     ForeignKey,
@@ -237,4 +238,66 @@ outbox_events = Table(
     ),
     # Pruning of what was sent.
     Index(None, "status", "sent_at"),
+)
+
+# ---- storefront baskets (cartservice.basket.v1): a basket is a cart plus these ----
+
+STAGES = ("Basket", "Settled")
+
+# The catalog a basket sells from. `stock` is what can still be reserved; it never goes negative.
+products = Table(
+    "products",
+    metadata,
+    Column("id", String(SHORT), primary_key=True),
+    Column("name", String(TEXT), nullable=False),
+    Column("retail_price", ExactDecimal, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("provider", String(SHORT), nullable=False),
+    Column("stock", Integer, nullable=False),
+    CheckConstraint("stock >= 0", name="ck_products_stock_not_negative"),
+)
+
+promo_codes = Table(
+    "promo_codes",
+    metadata,
+    Column("code", String(SHORT), primary_key=True),
+    Column("description", String(TEXT), nullable=False),
+    # Exactly one of percent_off and amount_off (amount_off in `currency`).
+    Column("percent_off", ExactDecimal),
+    Column("amount_off", ExactDecimal),
+    Column("currency", String(3)),
+    Column("valid_from", BigInteger),
+    Column("valid_until", BigInteger),
+    Column("minimum_subtotal", ExactDecimal),
+)
+
+baskets = Table(
+    "baskets",
+    metadata,
+    # Chosen by the client (seed 002: CreateBasket(basketId, salesChannelId)).
+    Column("basket_id", String(SHORT), primary_key=True),
+    Column("cart_id", Id, ForeignKey("carts.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("sales_channel_id", String(SHORT), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("currency", String(3)),
+    Column("promo_code", String(SHORT)),
+    Column("payment_intent_id", String(36)),
+    Column("payment_intent_time", BigInteger),
+    Column("payment_reference", String(TEXT)),
+)
+
+# Stock held for a basket's payment intent: `reserved` until the payment is confirmed (`sold`) or
+# the intent is deleted (the row goes and the stock comes back).
+stock_reservations = Table(
+    "stock_reservations",
+    metadata,
+    Column(
+        "basket_id",
+        String(SHORT),
+        ForeignKey("baskets.basket_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("product_id", String(SHORT), ForeignKey("products.id"), primary_key=True),
+    Column("quantity", Integer, nullable=False),
+    Column("state", String(12), nullable=False),
 )

@@ -3,6 +3,7 @@
 isort:skip_file
 """
 
+from cartservice.basket.v1 import basket_pb2 as _basket_pb2
 from cartservice.cart.v1 import cart_service_pb2 as _cart_service_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
@@ -155,6 +156,12 @@ class Payload(_message.Message):
     CREATE_LOYALTY_REWARDS_FIELD_NUMBER: _builtins.int
     PATCH_UPDATE_LOYALTY_REWARDS_FIELD_NUMBER: _builtins.int
     DELETE_LOYALTY_REWARDS_FIELD_NUMBER: _builtins.int
+    BASKET_CREATED_FIELD_NUMBER: _builtins.int
+    BASKET_UPDATED_FIELD_NUMBER: _builtins.int
+    BASKET_DELETED_FIELD_NUMBER: _builtins.int
+    PAYMENT_INTENT_CREATED_FIELD_NUMBER: _builtins.int
+    PAYMENT_INTENT_DELETED_FIELD_NUMBER: _builtins.int
+    BASKET_COMPLETE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def create_cart(self) -> _cart_service_pb2.CreateCartResponse: ...
     @_builtins.property
@@ -221,6 +228,20 @@ class Payload(_message.Message):
     def patch_update_loyalty_rewards(self) -> _cart_service_pb2.PatchUpdateLoyaltyRewardsResponse: ...
     @_builtins.property
     def delete_loyalty_rewards(self) -> _cart_service_pb2.DeleteLoyaltyRewardsResponse: ...
+    @_builtins.property
+    def basket_created(self) -> _basket_pb2.Basket:
+        """The basket lifecycle events of seed 000: the basket as the change left it."""
+
+    @_builtins.property
+    def basket_updated(self) -> _basket_pb2.Basket: ...
+    @_builtins.property
+    def basket_deleted(self) -> _basket_pb2.Basket: ...
+    @_builtins.property
+    def payment_intent_created(self) -> _basket_pb2.Basket: ...
+    @_builtins.property
+    def payment_intent_deleted(self) -> _basket_pb2.Basket: ...
+    @_builtins.property
+    def basket_complete(self) -> _basket_pb2.Basket: ...
     def __init__(
         self,
         *,
@@ -257,12 +278,18 @@ class Payload(_message.Message):
         create_loyalty_rewards: _cart_service_pb2.CreateLoyaltyRewardsResponse | None = ...,
         patch_update_loyalty_rewards: _cart_service_pb2.PatchUpdateLoyaltyRewardsResponse | None = ...,
         delete_loyalty_rewards: _cart_service_pb2.DeleteLoyaltyRewardsResponse | None = ...,
+        basket_created: _basket_pb2.Basket | None = ...,
+        basket_updated: _basket_pb2.Basket | None = ...,
+        basket_deleted: _basket_pb2.Basket | None = ...,
+        payment_intent_created: _basket_pb2.Basket | None = ...,
+        payment_intent_deleted: _basket_pb2.Basket | None = ...,
+        basket_complete: _basket_pb2.Basket | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_cart", b"create_cart", "create_cart_address", b"create_cart_address", "create_cart_calculation", b"create_cart_calculation", "create_cart_item", b"create_cart_item", "create_cart_properties", b"create_cart_properties", "create_cart_shipping", b"create_cart_shipping", "create_loyalty_rewards", b"create_loyalty_rewards", "create_other_charges", b"create_other_charges", "create_payment", b"create_payment", "create_promotion", b"create_promotion", "delete_cart", b"delete_cart", "delete_cart_address", b"delete_cart_address", "delete_cart_item", b"delete_cart_item", "delete_cart_item_properties", b"delete_cart_item_properties", "delete_cart_payment", b"delete_cart_payment", "delete_cart_properties", b"delete_cart_properties", "delete_cart_shipping", b"delete_cart_shipping", "delete_communication_preference", b"delete_communication_preference", "delete_loyalty_rewards", b"delete_loyalty_rewards", "delete_other_charges", b"delete_other_charges", "delete_promotion", b"delete_promotion", "kind", b"kind", "patch_update_cart", b"patch_update_cart", "patch_update_cart_address", b"patch_update_cart_address", "patch_update_cart_item", b"patch_update_cart_item", "patch_update_cart_item_properties", b"patch_update_cart_item_properties", "patch_update_cart_payment", b"patch_update_cart_payment", "patch_update_cart_properties", b"patch_update_cart_properties", "patch_update_cart_shipping", b"patch_update_cart_shipping", "patch_update_loyalty_rewards", b"patch_update_loyalty_rewards", "patch_update_other_charges", b"patch_update_other_charges", "update_cart_item_properties", b"update_cart_item_properties", "update_cart_properties", b"update_cart_properties", "update_communication_preference", b"update_communication_preference"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["basket_complete", b"basket_complete", "basket_created", b"basket_created", "basket_deleted", b"basket_deleted", "basket_updated", b"basket_updated", "create_cart", b"create_cart", "create_cart_address", b"create_cart_address", "create_cart_calculation", b"create_cart_calculation", "create_cart_item", b"create_cart_item", "create_cart_properties", b"create_cart_properties", "create_cart_shipping", b"create_cart_shipping", "create_loyalty_rewards", b"create_loyalty_rewards", "create_other_charges", b"create_other_charges", "create_payment", b"create_payment", "create_promotion", b"create_promotion", "delete_cart", b"delete_cart", "delete_cart_address", b"delete_cart_address", "delete_cart_item", b"delete_cart_item", "delete_cart_item_properties", b"delete_cart_item_properties", "delete_cart_payment", b"delete_cart_payment", "delete_cart_properties", b"delete_cart_properties", "delete_cart_shipping", b"delete_cart_shipping", "delete_communication_preference", b"delete_communication_preference", "delete_loyalty_rewards", b"delete_loyalty_rewards", "delete_other_charges", b"delete_other_charges", "delete_promotion", b"delete_promotion", "kind", b"kind", "patch_update_cart", b"patch_update_cart", "patch_update_cart_address", b"patch_update_cart_address", "patch_update_cart_item", b"patch_update_cart_item", "patch_update_cart_item_properties", b"patch_update_cart_item_properties", "patch_update_cart_payment", b"patch_update_cart_payment", "patch_update_cart_properties", b"patch_update_cart_properties", "patch_update_cart_shipping", b"patch_update_cart_shipping", "patch_update_loyalty_rewards", b"patch_update_loyalty_rewards", "patch_update_other_charges", b"patch_update_other_charges", "payment_intent_created", b"payment_intent_created", "payment_intent_deleted", b"payment_intent_deleted", "update_cart_item_properties", b"update_cart_item_properties", "update_cart_properties", b"update_cart_properties", "update_communication_preference", b"update_communication_preference"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_cart", b"create_cart", "create_cart_address", b"create_cart_address", "create_cart_calculation", b"create_cart_calculation", "create_cart_item", b"create_cart_item", "create_cart_properties", b"create_cart_properties", "create_cart_shipping", b"create_cart_shipping", "create_loyalty_rewards", b"create_loyalty_rewards", "create_other_charges", b"create_other_charges", "create_payment", b"create_payment", "create_promotion", b"create_promotion", "delete_cart", b"delete_cart", "delete_cart_address", b"delete_cart_address", "delete_cart_item", b"delete_cart_item", "delete_cart_item_properties", b"delete_cart_item_properties", "delete_cart_payment", b"delete_cart_payment", "delete_cart_properties", b"delete_cart_properties", "delete_cart_shipping", b"delete_cart_shipping", "delete_communication_preference", b"delete_communication_preference", "delete_loyalty_rewards", b"delete_loyalty_rewards", "delete_other_charges", b"delete_other_charges", "delete_promotion", b"delete_promotion", "kind", b"kind", "patch_update_cart", b"patch_update_cart", "patch_update_cart_address", b"patch_update_cart_address", "patch_update_cart_item", b"patch_update_cart_item", "patch_update_cart_item_properties", b"patch_update_cart_item_properties", "patch_update_cart_payment", b"patch_update_cart_payment", "patch_update_cart_properties", b"patch_update_cart_properties", "patch_update_cart_shipping", b"patch_update_cart_shipping", "patch_update_loyalty_rewards", b"patch_update_loyalty_rewards", "patch_update_other_charges", b"patch_update_other_charges", "update_cart_item_properties", b"update_cart_item_properties", "update_cart_properties", b"update_cart_properties", "update_communication_preference", b"update_communication_preference"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["basket_complete", b"basket_complete", "basket_created", b"basket_created", "basket_deleted", b"basket_deleted", "basket_updated", b"basket_updated", "create_cart", b"create_cart", "create_cart_address", b"create_cart_address", "create_cart_calculation", b"create_cart_calculation", "create_cart_item", b"create_cart_item", "create_cart_properties", b"create_cart_properties", "create_cart_shipping", b"create_cart_shipping", "create_loyalty_rewards", b"create_loyalty_rewards", "create_other_charges", b"create_other_charges", "create_payment", b"create_payment", "create_promotion", b"create_promotion", "delete_cart", b"delete_cart", "delete_cart_address", b"delete_cart_address", "delete_cart_item", b"delete_cart_item", "delete_cart_item_properties", b"delete_cart_item_properties", "delete_cart_payment", b"delete_cart_payment", "delete_cart_properties", b"delete_cart_properties", "delete_cart_shipping", b"delete_cart_shipping", "delete_communication_preference", b"delete_communication_preference", "delete_loyalty_rewards", b"delete_loyalty_rewards", "delete_other_charges", b"delete_other_charges", "delete_promotion", b"delete_promotion", "kind", b"kind", "patch_update_cart", b"patch_update_cart", "patch_update_cart_address", b"patch_update_cart_address", "patch_update_cart_item", b"patch_update_cart_item", "patch_update_cart_item_properties", b"patch_update_cart_item_properties", "patch_update_cart_payment", b"patch_update_cart_payment", "patch_update_cart_properties", b"patch_update_cart_properties", "patch_update_cart_shipping", b"patch_update_cart_shipping", "patch_update_loyalty_rewards", b"patch_update_loyalty_rewards", "patch_update_other_charges", b"patch_update_other_charges", "payment_intent_created", b"payment_intent_created", "payment_intent_deleted", b"payment_intent_deleted", "update_cart_item_properties", b"update_cart_item_properties", "update_cart_properties", b"update_cart_properties", "update_communication_preference", b"update_communication_preference"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["create_cart", "patch_update_cart", "delete_cart", "create_cart_address", "patch_update_cart_address", "delete_cart_address", "create_cart_item", "patch_update_cart_item", "delete_cart_item", "update_cart_item_properties", "patch_update_cart_item_properties", "delete_cart_item_properties", "create_cart_properties", "update_cart_properties", "patch_update_cart_properties", "delete_cart_properties", "create_cart_shipping", "patch_update_cart_shipping", "delete_cart_shipping", "create_other_charges", "patch_update_other_charges", "delete_other_charges", "create_payment", "patch_update_cart_payment", "delete_cart_payment", "create_promotion", "delete_promotion", "update_communication_preference", "delete_communication_preference", "create_cart_calculation", "create_loyalty_rewards", "patch_update_loyalty_rewards", "delete_loyalty_rewards"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["create_cart", "patch_update_cart", "delete_cart", "create_cart_address", "patch_update_cart_address", "delete_cart_address", "create_cart_item", "patch_update_cart_item", "delete_cart_item", "update_cart_item_properties", "patch_update_cart_item_properties", "delete_cart_item_properties", "create_cart_properties", "update_cart_properties", "patch_update_cart_properties", "delete_cart_properties", "create_cart_shipping", "patch_update_cart_shipping", "delete_cart_shipping", "create_other_charges", "patch_update_other_charges", "delete_other_charges", "create_payment", "patch_update_cart_payment", "delete_cart_payment", "create_promotion", "delete_promotion", "update_communication_preference", "delete_communication_preference", "create_cart_calculation", "create_loyalty_rewards", "patch_update_loyalty_rewards", "delete_loyalty_rewards", "basket_created", "basket_updated", "basket_deleted", "payment_intent_created", "payment_intent_deleted", "basket_complete"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -277,6 +304,7 @@ class InternalMessage(_message.Message):
     ROUTING_KEY_FIELD_NUMBER: _builtins.int
     CART_PAYLOAD_FIELD_NUMBER: _builtins.int
     MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    BASKET_FIELD_NUMBER: _builtins.int
     routing_key: _builtins.str
     """cart.created, cartitem.updated, cartpromotion.deleted, ..."""
     message_id: _builtins.str
@@ -285,16 +313,21 @@ class InternalMessage(_message.Message):
     """
     @_builtins.property
     def cart_payload(self) -> Global___CartPayload: ...
+    @_builtins.property
+    def basket(self) -> _basket_pb2.Basket:
+        """Body of the basket.* routing keys instead of cart_payload: the basket as the change left it."""
+
     def __init__(
         self,
         *,
         routing_key: _builtins.str = ...,
         cart_payload: Global___CartPayload | None = ...,
         message_id: _builtins.str = ...,
+        basket: _basket_pb2.Basket | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["cart_payload", b"cart_payload"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["basket", b"basket", "cart_payload", b"cart_payload"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart_payload", b"cart_payload", "message_id", b"message_id", "routing_key", b"routing_key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["basket", b"basket", "cart_payload", b"cart_payload", "message_id", b"message_id", "routing_key", b"routing_key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,176 @@
+"""The basket change feed of one server process: committed changes in, WatchBasket streams out.
+
+Changes arrive from PostgreSQL LISTEN (every process sees every commit) or, on the embedded SQLite
+default, straight from this process's commits. For each changed basket that has watchers here,
+the feed reads the basket once and offers that one snapshot to every watcher.
+
+A watcher's buffer is bounded: it holds at most one snapshot (a newer one replaces it: versions
+may be skipped, never reordered) and a few error notices. A watcher that cannot keep up with
+errors, or whose stream stops taking messages (watch_stall_seconds), is ended with UNAVAILABLE and
+the version to resume from. Memory per watcher is therefore a few hundred bytes plus one shared
+snapshot reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from cartservice.basket.v1 import basket_pb2
+from cartservice.basket.v1 import basket_service_pb2 as pb
+
+from server.watch.basket_changes import BasketChange
+
+log = logging.getLogger(__name__)
+
+BASKET_DELETED = "BasketDeleted"
+MAX_QUEUED_NOTICES = 8
+
+# Reads a basket for the feed (no caller: watchers were authorized when they subscribed);
+# None when it no longer exists.
+SnapshotLoader = Callable[[str], Awaitable[pb.WatchBasketResponse | None]]
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """Why a watch ended: ok (the basket is gone) or unavailable (resume elsewhere or later)."""
+
+    ok: bool
+    message: str
+
+
+class Watcher:
+    __slots__ = ("_end", "_queue", "_ready", "basket_id", "last_version")
+
+    def __init__(self, basket_id: str, from_version: int) -> None:
+        self.basket_id = basket_id
+        # Highest version queued or sent: older snapshots are never offered again.
+        self.last_version = from_version
+        self._queue: deque[pb.WatchBasketResponse] = deque()
+        self._ready = asyncio.Event()
+        self._end: StreamEnd | None = None
+
+    def offer_snapshot(self, message: pb.WatchBasketResponse) -> None:
+        if self._end is not None or message.version <= self.last_version:
+            return
+        self.last_version = message.version
+        for queued in self._queue:
+            if queued.HasField("basket_updated"):
+                self._queue.remove(queued)  # coalesce: only the newest snapshot waits
+                break
+        self._queue.append(message)
+        self._ready.set()
+
+    def offer_notice(self, message: pb.WatchBasketResponse) -> None:
+        if self._end is not None:
+            return
+        if len(self._queue) > MAX_QUEUED_NOTICES:
+            self.end(False, "watcher fell behind")
+            return
+        self._queue.append(message)
+        self._ready.set()
+
+    def end(self, ok: bool, message: str) -> None:
+        if self._end is None:
+            self._end = StreamEnd(ok, message)
+            self._ready.set()
+
+    async def messages(self) -> AsyncIterator[pb.WatchBasketResponse]:
+        while True:
+            await self._ready.wait()
+            while self._queue:
+                yield self._queue.popleft()
+            if self._end is not None:
+                return
+            self._ready.clear()
+
+    @property
+    def ending(self) -> StreamEnd | None:
+        return self._end
+
+
+class BasketFeed:
+    def __init__(self, load: SnapshotLoader) -> None:
+        self._load = load
+        self._watchers: dict[str, set[Watcher]] = {}
+        # Baskets whose snapshot is being read, and whether another change came meanwhile.
+        self._loading: dict[str, bool] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def watcher_count(self) -> int:
+        return sum(len(w) for w in self._watchers.values())
+
+    def subscribe(self, basket_id: str, from_version: int) -> Watcher:
+        watcher = Watcher(basket_id, from_version)
+        self._watchers.setdefault(basket_id, set()).add(watcher)
+        return watcher
+
+    def unsubscribe(self, watcher: Watcher) -> None:
+        watchers = self._watchers.get(watcher.basket_id)
+        if watchers is not None:
+            watchers.discard(watcher)
+            if not watchers:
+                del self._watchers[watcher.basket_id]
+
+    def publish(self, change: BasketChange) -> None:
+        """A committed change (or a failed call's error) of one basket."""
+        watchers = self._watchers.get(change.basket_id)
+        if not watchers:
+            return
+        if change.error_code or change.deleted:
+            code = change.error_code or BASKET_DELETED
+            notice = pb.WatchBasketResponse(
+                version=change.version,
+                something_happened=basket_pb2.SomethingHappened(
+                    error_code=code, message=change.message
+                ),
+            )
+            for watcher in list(watchers):
+                watcher.offer_notice(notice)
+                if change.deleted:
+                    watcher.end(True, "basket deleted")
+            return
+        if all(change.version <= w.last_version for w in watchers):
+            return
+        self._refresh(change.basket_id)
+
+    def resync(self) -> None:
+        """Re-reads every watched basket (after the change source may have missed something)."""
+        for basket_id in list(self._watchers):
+            self._refresh(basket_id)
+
+    def _refresh(self, basket_id: str) -> None:
+        if basket_id in self._loading:
+            self._loading[basket_id] = True  # read again when the running read is done
+            return
+        self._loading[basket_id] = False
+        task = asyncio.get_running_loop().create_task(self._read_and_offer(basket_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _read_and_offer(self, basket_id: str) -> None:
+        try:
+            while True:
+                try:
+                    snapshot = await self._load(basket_id)
+                except Exception:
+                    log.exception("reading basket %s for its watchers failed", basket_id)
+                    snapshot = None
+                if snapshot is not None:
+                    for watcher in list(self._watchers.get(basket_id, ())):
+                        watcher.offer_snapshot(snapshot)
+                if not self._loading.get(basket_id):
+                    return
+                self._loading[basket_id] = False
+        finally:
+            self._loading.pop(basket_id, None)
+
+    def close(self, message: str) -> None:
+        """Ends every stream (graceful shutdown): clients resume on another server."""
+        for watchers in list(self._watchers.values()):
+            for watcher in list(watchers):
+                watcher.end(False, message)
