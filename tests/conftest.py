@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
+from cartservice.basket.v1 import basket_service_pb2_grpc
 from cartservice.cart.v1 import cart_service_pb2_grpc
 
 from tests.identities import SERVER_FLAGS, DefaultCaller
@@ -64,3 +65,11 @@ def channel(server: ServerProcess) -> Iterator[grpc.Channel]:
 def stub(channel: grpc.Channel) -> cart_service_pb2_grpc.CartServiceStub:
     """Calls as the default caller (tests.identities.DEFAULT: a super admin) unless told otherwise."""
     return cart_service_pb2_grpc.CartServiceStub(grpc.intercept_channel(channel, DefaultCaller()))
+
+
+@pytest.fixture(scope="session")
+def baskets(channel: grpc.Channel) -> basket_service_pb2_grpc.BasketServiceStub:
+    """BasketService as the default caller, like `stub`."""
+    return basket_service_pb2_grpc.BasketServiceStub(
+        grpc.intercept_channel(channel, DefaultCaller())
+    )

@@ -12,7 +12,7 @@ from server.auth.tokens import mint_hs256
 SECRET = "test-secret-4f1c9e7a2b6d8035c1e4a9f7b2d6e8c0"
 ISSUER = "cartservice-tests"
 AUDIENCE = "cartservice"
-SERVER_FLAGS = ("--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE)
+SERVER_FLAGS = ("--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE, "--demo-catalog", "always")
 # Who the `stub` fixture calls as, unless a call brings its own metadata.
 DEFAULT = {"user_id": "1", "collection_id": 4982, "roles": ("ROLE_SUPER_ADMIN",)}
 
@@ -47,7 +47,7 @@ def on_behalf_of(user_id: str, collection_id: int = 4982) -> tuple[tuple[str, st
     return as_caller("1", collection_id, ("ROLE_SUPER_ADMIN",), act_on_behalf_of_user=user_id)
 
 
-class DefaultCaller(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+class DefaultCaller(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):  # type: ignore[misc]
     """Adds the DEFAULT caller's token to calls that bring no authorization metadata."""
 
     def __init__(self) -> None:
@@ -56,7 +56,15 @@ class DefaultCaller(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
     def intercept_unary_unary(
         self, continuation: Callable[..., Any], details: Any, request: Any
     ) -> Any:
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(
+        self, continuation: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
+        return continuation(self._with_token(details), request)
+
+    def _with_token(self, details: Any) -> Any:
         metadata = list(details.metadata or ())
         if not any(key == "authorization" for key, _ in metadata):
             metadata.extend(self._metadata)
-        return continuation(details._replace(metadata=metadata), request)
+        return details._replace(metadata=metadata)

@@ -22,6 +22,7 @@ class ServerProcess:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    database_url: str = ""
 
     @property
     def events_file(self) -> Path:
@@ -57,7 +58,8 @@ class ServerProcess:
             process = subprocess.Popen(
                 arguments, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
             )
-        return cls(process, cls._wait_for_port(process, log_path, offset), log_path)
+        port = cls._wait_for_port(process, log_path, offset)
+        return cls(process, port, log_path, database_url)
 
     @staticmethod
     def _wait_for_port(process: subprocess.Popen[bytes], log_path: Path, offset: int) -> int:

@@ -18,7 +18,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from server.domain import cart_operations as ops
-from server.domain.basket_pricing import PromoCode, discounts, quote
+from server.domain.basket_pricing import PromoCode, discounts, in_minor_units, quote
 from server.domain.cart_operations import Stamp
 from server.domain.errors import FailedPrecondition, NotFound
 from server.domain.model import Cart, CartItem, CartStatus, Payment, Promotion, Sku
@@ -122,7 +122,11 @@ def view(
     promo: PromoCode | None,
 ) -> BasketView:
     currency = state.currency or ""
-    retail = [item.skus[0].price if item.skus else Decimal(0) for item in cart.items]
+    # Shown in the currency's minor unit whatever scale the database returns (NUMERIC(19, 4)).
+    retail = [
+        in_minor_units(item.skus[0].price if item.skus else Decimal(0), currency)
+        for item in cart.items
+    ]
     quoted = quote(retail, currency, promo)
     lines = []
     for item, retail_price, quoted_price in zip(cart.items, retail, quoted, strict=True):
