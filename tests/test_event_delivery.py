@@ -9,8 +9,11 @@ from typing import Any
 
 import grpc
 import pytest
+from cartservice.basket.v1 import basket_service_pb2 as bp
+from cartservice.basket.v1.basket_service_pb2_grpc import BasketServiceStub
 from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
 
+from server.store.demo_catalog import GIFT_VOUCHER_50
 from tests.brokers import AWS, RABBITMQ_URL, EventBridgeStub, RabbitConsumer, moto_eventbridge
 from tests.event_scenario import (
     OPERATIONS,
@@ -19,7 +22,7 @@ from tests.event_scenario import (
     run_all_operations,
     shape_differences,
 )
-from tests.identities import SERVER_FLAGS
+from tests.identities import SERVER_FLAGS, as_caller
 from tests.servers import ServerProcess
 
 ROUTING_KEYS = {
@@ -112,3 +115,75 @@ def test_eventbridge_delivers_33_envelopes_of_the_seed_shape(
 
 def test_no_event_is_left_behind(broker_server: ServerProcess, delivered: object) -> None:
     assert "will be retried" not in broker_server.log()
+
+
+BASKET_KEYS = {
+    "basket.created", "basket.updated", "basket.deleted", "basket.paymentintent.created",
+    "basket.paymentintent.deleted", "basket.completed",
+}  # fmt: skip
+
+
+def _basket_lifecycle(channel: grpc.Channel, collection_id: int) -> tuple[str, str]:
+    """Every basket RPC that changes something, on two baskets; answers their ids."""
+    baskets = BasketServiceStub(channel)
+    me = as_caller("4524", collection_id, ("ROLE_USER",), channel="WEB")
+    paid, emptied = f"paid-{collection_id}", f"emptied-{collection_id}"
+    calls: list[tuple[str, Any]] = [
+        ("CreateBasket", bp.CreateBasketRequest(basket_id=paid, sales_channel_id="web")),
+        ("AddItem", bp.AddItemRequest(basket_id=paid, product_id=GIFT_VOUCHER_50)),
+        ("ApplyPromoCode", bp.ApplyPromoCodeRequest(basket_id=paid, promo_code="SUMMER20")),
+        ("CreatePaymentIntent", bp.CreatePaymentIntentRequest(basket_id=paid)),
+        ("DeletePaymentIntent", bp.DeletePaymentIntentRequest(basket_id=paid)),
+        ("CreatePaymentIntent", bp.CreatePaymentIntentRequest(basket_id=paid)),
+        ("CompleteBasket", bp.CompleteBasketRequest(basket_id=paid, payment_reference="pi_9")),
+        ("CreateBasket", bp.CreateBasketRequest(basket_id=emptied, sales_channel_id="web")),
+        ("DeleteBasket", bp.DeleteBasketRequest(basket_id=emptied)),
+    ]
+    for rpc, request in calls:
+        getattr(baskets, rpc)(request, metadata=me)
+    return paid, emptied
+
+
+def test_basket_events_reach_rabbitmq_and_eventbridge(
+    broker_server: ServerProcess, eventbridge: EventBridgeStub
+) -> None:
+    consumer = RabbitConsumer()
+    collection_id = new_collection()
+    try:
+        with grpc.insecure_channel(broker_server.address) as channel:
+            paid, emptied = _basket_lifecycle(channel, collection_id)
+        messages = consumer.receive(
+            lambda body: body.get("basketId") in (paid, emptied), expected=13
+        )
+    finally:
+        consumer.close()
+    keys = sorted(key for key, _, _ in messages)
+    assert set(keys) == BASKET_KEYS
+    assert keys.count("basket.updated") == 6 and keys.count("basket.created") == 2
+    completed = next(body for key, _, body in messages if key == "basket.completed")
+    assert (completed["stage"], completed["quotedTotal"]) == (
+        "Settled", {"amount": 45.0, "currency": "USD"},
+    )  # fmt: skip
+
+    envelopes = eventbridge.receive(
+        lambda e: e["detail"]["collectionId"] == str(collection_id), expected=23
+    )
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for envelope in envelopes:
+        by_type.setdefault(envelope["detail-type"], []).append(envelope)
+    assert {name: len(found) for name, found in by_type.items() if "/" not in name} == {
+        "BasketCreated": 2, "BasketUpdated": 6, "PaymentIntentCreated": 2,
+        "PaymentIntentDeleted": 1, "BasketComplete": 1, "BasketDeleted": 1,
+    }  # fmt: skip
+    # The cart events of what changed in the baskets' carts, in the seed's shapes.
+    assert {name for name in by_type if "/" in name} == {
+        "cartservices/cart/create", "cartservices/cartitem/create",
+        "cartservices/promotion/create", "cartservices/payment/create",
+        "cartservices/cartpayment/delete", "cartservices/cartpayment/patch",
+        "cartservices/cart/patchupdate", "cartservices/cart/delete",
+    }  # fmt: skip
+    for envelope in by_type["BasketComplete"] + by_type["BasketDeleted"]:
+        detail = envelope["detail"]
+        assert envelope["source"] == "cartservices"
+        assert detail["id"] == detail["payload"]["basketId"] in (paid, emptied)
+        assert (detail["userId"], detail["eventType"]) == ("4524", envelope["detail-type"])
