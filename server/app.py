@@ -42,6 +42,15 @@ KEEPALIVE_OPTIONS = [
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
 ]
+# When thousands of WatchBasket clients (re)connect at once, calls arrive faster than the event
+# loop takes them. grpc-core queues calls not yet taken, starts refusing them at random beyond
+# 1,000 queued (hard limit 3,000) and cancels any queued for 30 s: the "no new streams above
+# 2,500-6,000" of a plain grpc.aio server. A deeper, more patient queue lets a burst through.
+ACCEPT_BURST_OPTIONS = [
+    ("grpc.server.max_pending_requests", 20_000),
+    ("grpc.server.max_pending_requests_hard_limit", 40_000),
+    ("grpc.server_max_unrequested_time_in_server", 300),
+]
 
 
 async def serve(settings: Settings) -> None:
@@ -107,7 +116,11 @@ async def serve(settings: Settings) -> None:
 
 
 def _server_options(settings: Settings) -> list[tuple[str, int]]:
-    options = [("grpc.max_receive_message_length", settings.max_message_bytes), *KEEPALIVE_OPTIONS]
+    options = [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        *KEEPALIVE_OPTIONS,
+        *ACCEPT_BURST_OPTIONS,
+    ]
     if settings.max_concurrent_streams:
         options.append(("grpc.max_concurrent_streams", settings.max_concurrent_streams))
     return options

@@ -40,7 +40,7 @@ from server.events import basket_events
 from server.events.cart_events import build_cart_event
 from server.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from server.watch.basket_changes import BasketChange
-from server.watch.basket_feed import BasketFeed
+from server.watch.basket_feed import BasketFeed, Snapshot, Watcher
 
 Context: TypeAlias = grpc.aio.ServicerContext
 
@@ -493,32 +493,55 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
         violations.raise_if_any()
         # Subscribe before reading: a change committed meanwhile is offered, never missed.
         watcher = self._feed.subscribe(request.basket_id, request.from_version)
-        sent_version = request.from_version
         try:
-            async with self._units() as uow:
-                state, cart = await self._load(uow, request.basket_id)
-                current = await self._message(uow, state, cart)
+            current = await self._current(request.basket_id)
             if current.version < request.from_version:
                 watcher.last_version = 0  # the id names a newer basket than the client knew
-            watcher.offer_snapshot(updated_message(current))
-            async for message in watcher.messages():
-                try:
-                    await asyncio.wait_for(context.write(message), self._stall_seconds)
-                except TimeoutError:
-                    watcher.end(False, "watcher stopped reading")
-                    break
-                if message.HasField("basket_updated"):
-                    sent_version = message.version
+            watcher.offer_snapshot(current)
+            sent_version = await self._stream(watcher, context, request.from_version)
         finally:
             self._feed.unsubscribe(watcher)
         ending = watcher.ending
-        if ending is not None and not ending.ok:
+        if ending is not None and not ending.ok and not context.done():
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE,
                 f"{ending.message}; watch again with from_version={sent_version}",
             )
 
-    async def snapshot_for_feed(self, basket_id: str) -> pb.WatchBasketResponse | None:
+    async def _current(self, basket_id: str) -> pb.WatchBasketResponse:
+        """The basket for a new watcher: the feed's copy when it has one (no database read, so
+        thousands of reconnecting watchers cost little), else a read."""
+        snapshot = self._feed.latest(basket_id)
+        if snapshot is None:
+            async with self._units() as uow:
+                state, cart = await self._load(uow, basket_id)
+                message = updated_message(await self._message(uow, state, cart))
+            snapshot = Snapshot(message, cart.collection_id, cart.user_id)
+            self._feed.remember(basket_id, snapshot)
+            return message
+        try:
+            access.authorize_owner(
+                caller(), snapshot.collection_id, snapshot.user_id, "basket", basket_id
+            )
+        except NotFound:
+            raise NotFound("basket", basket_id, reason=BASKET_NOT_FOUND) from None
+        return snapshot.message
+
+    async def _stream(self, watcher: Watcher, context: Context, sent_version: int) -> int:
+        """Writes the watcher's messages until it ends; answers the last version sent."""
+        while (message := await watcher.next()) is not None:
+            try:
+                # A timer, not wait_for: no task per message (10,000 streams share each change).
+                async with asyncio.timeout(self._stall_seconds):
+                    await context.write(message)
+            except TimeoutError:
+                watcher.end(False, "watcher stopped reading")
+                break
+            if message.HasField("basket_updated"):
+                sent_version = message.version
+        return sent_version
+
+    async def snapshot_for_feed(self, basket_id: str) -> Snapshot | None:
         """The feed's read of a changed basket (its watchers were authorized when subscribing)."""
         async with self._units() as uow:
             state = await uow.baskets.find(basket_id)
@@ -528,7 +551,8 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
                 cart = await uow.carts.get(state.cart_id)
             except NotFound:
                 return None
-            return updated_message(await self._message(uow, state, cart))
+            message = updated_message(await self._message(uow, state, cart))
+            return Snapshot(message, cart.collection_id, cart.user_id)
 
 
 def _promotion_created(

@@ -19,11 +19,18 @@ def check_caller(identity: Identity) -> None:
 
 
 def authorize_cart(identity: Identity, cart: Cart) -> None:
+    authorize_owner(identity, cart.collection_id, cart.user_id, "cart", cart.id)
+
+
+def authorize_owner(
+    identity: Identity, collection_id: int, user_id: str, resource: str, key: object
+) -> None:
+    """The rule of authorize_cart, for a resource owned like a cart (a basket)."""
     check_caller(identity)
-    if not identity.is_super_admin and cart.collection_id != identity.collection_id:
-        raise NotFound("cart", cart.id)
-    if not identity.is_admin and cart.user_id != identity.user_id:
-        raise PermissionDenied(f"cart {cart.id} belongs to another user")
+    if not identity.is_super_admin and collection_id != identity.collection_id:
+        raise NotFound(resource, key)
+    if not identity.is_admin and user_id != identity.user_id:
+        raise PermissionDenied(f"{resource} {key} belongs to another user")
 
 
 def new_cart_owner(identity: Identity) -> tuple[str, int]:

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from cartservice.basket.v1 import basket_pb2
@@ -31,7 +30,7 @@ MAX_QUEUED_NOTICES = 8
 
 # Reads a basket for the feed (no caller: watchers were authorized when they subscribed);
 # None when it no longer exists.
-SnapshotLoader = Callable[[str], Awaitable[pb.WatchBasketResponse | None]]
+SnapshotLoader = Callable[[str], Awaitable["Snapshot | None"]]
 
 
 @dataclass(frozen=True)
@@ -43,26 +42,27 @@ class StreamEnd:
 
 
 class Watcher:
-    __slots__ = ("_end", "_queue", "_ready", "basket_id", "last_version")
+    """One WatchBasket stream's buffer. Kept small on purpose (there may be 10,000 per process):
+    a list instead of a deque and one future instead of an asyncio.Event."""
+
+    __slots__ = ("_end", "_queue", "_wakeup", "basket_id", "last_version")
 
     def __init__(self, basket_id: str, from_version: int) -> None:
         self.basket_id = basket_id
         # Highest version queued or sent: older snapshots are never offered again.
         self.last_version = from_version
-        self._queue: deque[pb.WatchBasketResponse] = deque()
-        self._ready = asyncio.Event()
+        self._queue: list[pb.WatchBasketResponse] = []
+        self._wakeup: asyncio.Future[None] | None = None
         self._end: StreamEnd | None = None
 
     def offer_snapshot(self, message: pb.WatchBasketResponse) -> None:
         if self._end is not None or message.version <= self.last_version:
             return
         self.last_version = message.version
-        for queued in self._queue:
-            if queued.HasField("basket_updated"):
-                self._queue.remove(queued)  # coalesce: only the newest snapshot waits
-                break
+        # Coalesce: only the newest snapshot waits.
+        self._queue = [m for m in self._queue if not m.HasField("basket_updated")]
         self._queue.append(message)
-        self._ready.set()
+        self._wake()
 
     def offer_notice(self, message: pb.WatchBasketResponse) -> None:
         if self._end is not None:
@@ -71,31 +71,49 @@ class Watcher:
             self.end(False, "watcher fell behind")
             return
         self._queue.append(message)
-        self._ready.set()
+        self._wake()
 
     def end(self, ok: bool, message: str) -> None:
         if self._end is None:
             self._end = StreamEnd(ok, message)
-            self._ready.set()
+            self._wake()
 
-    async def messages(self) -> AsyncIterator[pb.WatchBasketResponse]:
-        while True:
-            await self._ready.wait()
-            while self._queue:
-                yield self._queue.popleft()
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    async def next(self) -> pb.WatchBasketResponse | None:
+        """The next message to send; None once the stream should end."""
+        while not self._queue:
             if self._end is not None:
-                return
-            self._ready.clear()
+                return None
+            self._wakeup = asyncio.get_running_loop().create_future()
+            try:
+                await self._wakeup
+            finally:
+                self._wakeup = None
+        return self._queue.pop(0)
 
     @property
     def ending(self) -> StreamEnd | None:
         return self._end
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """A basket as watchers see it, with its owner (to authorize new watchers without a read)."""
+
+    message: pb.WatchBasketResponse
+    collection_id: int
+    user_id: str
+
+
 class BasketFeed:
     def __init__(self, load: SnapshotLoader) -> None:
         self._load = load
         self._watchers: dict[str, set[Watcher]] = {}
+        # The newest snapshot of each watched basket: a new watcher starts from it, no read needed.
+        self._latest: dict[str, Snapshot] = {}
         # Baskets whose snapshot is being read, and whether another change came meanwhile.
         self._loading: dict[str, bool] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -115,6 +133,18 @@ class BasketFeed:
             watchers.discard(watcher)
             if not watchers:
                 del self._watchers[watcher.basket_id]
+                self._latest.pop(watcher.basket_id, None)
+
+    def latest(self, basket_id: str) -> Snapshot | None:
+        return self._latest.get(basket_id)
+
+    def remember(self, basket_id: str, snapshot: Snapshot) -> None:
+        """Keeps a snapshot read by a new watcher, unless a newer one is known."""
+        known = self._latest.get(basket_id)
+        if basket_id in self._watchers and (
+            known is None or known.message.version < snapshot.message.version
+        ):
+            self._latest[basket_id] = snapshot
 
     def publish(self, change: BasketChange) -> None:
         """A committed change (or a failed call's error) of one basket."""
@@ -133,6 +163,8 @@ class BasketFeed:
                 watcher.offer_notice(notice)
                 if change.deleted:
                     watcher.end(True, "basket deleted")
+            if change.deleted:
+                self._latest.pop(change.basket_id, None)
             return
         if all(change.version <= w.last_version for w in watchers):
             return
@@ -161,8 +193,9 @@ class BasketFeed:
                     log.exception("reading basket %s for its watchers failed", basket_id)
                     snapshot = None
                 if snapshot is not None:
+                    self.remember(basket_id, snapshot)
                     for watcher in list(self._watchers.get(basket_id, ())):
-                        watcher.offer_snapshot(snapshot)
+                        watcher.offer_snapshot(snapshot.message)
                 if not self._loading.get(basket_id):
                     return
                 self._loading[basket_id] = False

@@ -1,0 +1,183 @@
+"""WatchBasket fan-out: many open streams on one server process, one change delivered to all.
+
+    .venv/bin/python -m bench.watch_fanout [--streams 10000] [--connections 20] [--backend postgresql]
+
+Starts `cartservice serve` (PostgreSQL by default: the change travels through LISTEN/NOTIFY),
+opens --streams WatchBasket streams on one basket from --client-processes processes, each using
+its share of --connections HTTP/2 connections, and reads the server's resident memory before and
+after. Then it makes one change and reports, per stream, the delay from the call's start to the
+arrival of the new version: p50, p99, max. Figures go to bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import grpc
+import psycopg
+from cartservice.basket.v1 import basket_service_pb2 as pb
+from cartservice.basket.v1.basket_service_pb2_grpc import BasketServiceStub
+
+from server.store.demo_catalog import GIFT_VOUCHER_50
+from tests.conftest import BASE_URL
+from tests.identities import SERVER_FLAGS, as_caller
+from tests.servers import ServerProcess
+
+ME = as_caller("1", 4982, ("ROLE_USER",))
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def channel_options(index: int) -> list[tuple[str, Any]]:
+    # A distinct argument gives each channel its own subchannel, hence its own TCP connection.
+    return [("grpc.bench_connection", index), ("grpc.use_local_subchannel_pool", 1)]
+
+
+async def _watchers(
+    address: str,
+    basket_id: str,
+    streams: int,
+    connections: int,
+    opened: Any,
+    go: Any,
+    results: Any,
+) -> None:
+    channels = [
+        grpc.aio.insecure_channel(address, options=channel_options(i)) for i in range(connections)
+    ]
+    calls = []
+    for n in range(streams):
+        stub = BasketServiceStub(channels[n % connections])
+        calls.append(stub.WatchBasket(pb.WatchBasketRequest(basket_id=basket_id), metadata=ME))
+    first = await asyncio.gather(*(call.read() for call in calls), return_exceptions=True)
+    ok = [c for c, m in zip(calls, first, strict=True) if isinstance(m, pb.WatchBasketResponse)]
+    errors = [repr(m)[:200] for m in first if not isinstance(m, pb.WatchBasketResponse)]
+    opened.put((len(ok), errors[:3]))
+    target = await asyncio.get_running_loop().run_in_executor(None, go.get)
+
+    async def wait_for(call: Any) -> float:
+        while True:
+            message = await call.read()
+            if message.version >= target:
+                return time.time()
+
+    arrivals = await asyncio.wait_for(asyncio.gather(*(wait_for(c) for c in ok)), 60)
+    results.put(list(arrivals))
+    for call in calls:
+        call.cancel()
+    for channel in channels:
+        await channel.close()
+
+
+def watcher_process(*args: Any) -> None:
+    asyncio.run(_watchers(*args))
+
+
+async def change(address: str, basket_id: str) -> tuple[int, float]:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = BasketServiceStub(channel)
+        started = time.time()
+        response = await stub.AddItem(
+            pb.AddItemRequest(basket_id=basket_id, product_id=GIFT_VOUCHER_50), metadata=ME
+        )
+        return response.basket.version, started
+
+
+async def create(address: str, basket_id: str) -> None:
+    async with grpc.aio.insecure_channel(address) as channel:
+        await BasketServiceStub(channel).CreateBasket(
+            pb.CreateBasketRequest(basket_id=basket_id, sales_channel_id="web"), metadata=ME
+        )
+
+
+def database(backend: str, workdir: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    name = f"cartservice_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(BASE_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://127.0.0.1:5432/{name}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--streams", type=int, default=10_000)
+    parser.add_argument("--connections", type=int, default=20)
+    parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--server-flag", action="append", default=[])
+    arguments = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="watch-bench-"))
+    server = ServerProcess.start(
+        workdir,
+        database_url=database(arguments.backend, workdir),
+        extra=(*SERVER_FLAGS, *arguments.server_flag),
+    )
+    try:
+        run(arguments, server)
+    finally:
+        server.stop()
+
+
+def run(arguments: argparse.Namespace, server: ServerProcess) -> None:
+    basket_id = f"bench-{uuid.uuid4()}"
+    asyncio.run(create(server.address, basket_id))
+    idle_kib = rss_kib(server.process.pid)
+    processes = arguments.client_processes
+    opened, go, results = multiprocessing.Queue(), multiprocessing.Queue(), multiprocessing.Queue()
+    clients = [
+        multiprocessing.Process(
+            target=watcher_process,
+            args=(
+                server.address,
+                basket_id,
+                arguments.streams // processes,
+                max(1, arguments.connections // processes),
+                opened,
+                go,
+                results,
+            ),
+        )
+        for _ in range(processes)
+    ]
+    started = time.perf_counter()
+    for client in clients:
+        client.start()
+    reports = [opened.get(timeout=600) for _ in clients]
+    open_seconds = time.perf_counter() - started
+    open_streams = sum(count for count, _ in reports)
+    time.sleep(2)
+    loaded_kib = rss_kib(server.process.pid)
+    version, changed_at = asyncio.run(change(server.address, basket_id))
+    for _ in clients:
+        go.put(version)
+    delays = sorted(t - changed_at for _ in clients for t in results.get(timeout=120))
+    for client in clients:
+        client.join(30)
+    per_stream = (loaded_kib - idle_kib) * 1024 / max(open_streams, 1)
+    print(f"streams open: {open_streams} of {arguments.streams} "
+          f"over {arguments.connections} connections in {open_seconds:.1f}s; errors: "
+          f"{[e for _, errs in reports for e in errs][:3]}")  # fmt: skip
+    print(f"server RSS: idle {idle_kib / 1024:.0f} MiB, with streams {loaded_kib / 1024:.0f} MiB "
+          f"→ {per_stream / 1024:.1f} KiB per open stream")  # fmt: skip
+    if delays:
+        p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
+        print(f"one change to {len(delays)} streams: p50 {statistics.median(delays) * 1000:.0f} ms, "
+              f"p99 {p99 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
