@@ -44,7 +44,7 @@ def refused(call: object, request: object, metadata: object) -> grpc.RpcError:
                 jwt.encode(
                     {
                         "sub": "1",
-                        "exp": time.time() + 60,
+                        "exp": time.time() + 3600,
                         "iss": ISSUER,
                         "aud": AUDIENCE,
                         "collection_id": 1,
@@ -59,7 +59,7 @@ def refused(call: object, request: object, metadata: object) -> grpc.RpcError:
                 jwt.encode(
                     {
                         "sub": "1",
-                        "exp": time.time() + 60,
+                        "exp": time.time() + 3600,
                         "iss": ISSUER,
                         "aud": AUDIENCE,
                         "roles": ["ROLE_USER"],

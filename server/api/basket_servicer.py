@@ -9,6 +9,7 @@ An error with a seed error code is also told to the basket's watchers as Somethi
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,7 @@ from server.watch.basket_changes import BasketChange
 from server.watch.basket_feed import BasketFeed, Snapshot, Watcher
 
 Context: TypeAlias = grpc.aio.ServicerContext
+log = logging.getLogger(__name__)
 
 BASKET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 MAX_QUANTITY_PER_ADD = 20
@@ -503,9 +505,8 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
             self._feed.unsubscribe(watcher)
         ending = watcher.ending
         if ending is not None and not ending.ok and not context.done():
-            await context.abort(
-                grpc.StatusCode.UNAVAILABLE,
-                f"{ending.message}; watch again with from_version={sent_version}",
+            await _end_unavailable(
+                context, f"{ending.message}; watch again with from_version={sent_version}"
             )
 
     async def _current(self, basket_id: str) -> pb.WatchBasketResponse:
@@ -553,6 +554,18 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
                 return None
             message = updated_message(await self._message(uow, state, cart))
             return Snapshot(message, cart.collection_id, cart.user_id)
+
+
+async def _end_unavailable(context: Context, message: str) -> None:
+    try:
+        await context.abort(grpc.StatusCode.UNAVAILABLE, message)
+    except grpc.aio.AbortError:
+        raise
+    except Exception:
+        # grpc-core refuses a status while a withdrawn write is still queued on a stalled stream;
+        # then the only way to end it is to cancel it (the client sees CANCELLED and resumes).
+        log.info("watch stream ended by cancellation: %s", message)
+        raise asyncio.CancelledError from None
 
 
 def _promotion_created(
