@@ -35,6 +35,15 @@ from server.events.envelopes import (
 
 log = logging.getLogger(__name__)
 
+# Characters JSON allows raw in strings but many line readers (str.splitlines, editors) take for
+# line breaks; escaped, each event stays on its own line.
+LINE_BREAKS_IN_JSON = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _one_line(json_text: str) -> str:
+    return json_text.translate(LINE_BREAKS_IN_JSON)
+
+
 EVENTBRIDGE_ENTRY_LIMIT = 256 * 1024
 EVENTBRIDGE_BATCH = 10
 
@@ -87,7 +96,11 @@ class JsonLinesSink:
         path.parent.mkdir(parents=True, exist_ok=True)
 
     async def publish(self, events: Sequence[ev.CartEvent]) -> list[Outcome]:
-        lines = [dumps(document) + "\n" for event in events for document in self._documents(event)]
+        lines = [
+            _one_line(dumps(document)) + "\n"
+            for event in events
+            for document in self._documents(event)
+        ]
         with self._lock, self._path.open("a", encoding="utf-8") as sink:
             sink.writelines(lines)
         return [SENT] * len(events)
