@@ -316,7 +316,7 @@ def test_a_stalled_watcher_is_ended_with_unavailable_and_told_where_to_resume(
             stalled, healthy = Watch(slow, basket_id), Watch(channel, basket_id)
             await stalled.next()
             await healthy.next()
-            for n in range(20):
+            for n in range(80):  # ~400 KB of snapshots: far beyond any window it has
                 code = "WELCOME10" if n % 2 == 0 else "SUMMER20"
                 last = await baskets.ApplyPromoCode(
                     pb.ApplyPromoCodeRequest(basket_id=basket_id, promo_code=code), metadata=md

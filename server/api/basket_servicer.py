@@ -144,9 +144,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
                 uow.basket_changed(BasketChange(basket_id, cart.version))
                 await uow.commit()
         except DomainError as error:
-            reason = getattr(error, "reason", None)
-            if version and reason:
-                await self._tell_watchers(BasketChange(basket_id, version, reason, str(error)))
+            await self._tell_watchers_of(error, basket_id, version)
             raise
         self._on_commit()
         return message, outcome.extra
@@ -171,10 +169,14 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
             event = basket_events.build_basket_event(name, message, cart, identity, stamp.now_ms)
             await uow.outbox.add(event, stamp.now_ms)
 
-    async def _tell_watchers(self, change: BasketChange) -> None:
-        async with self._units() as uow:
-            uow.basket_changed(change)
-            await uow.commit()
+    async def _tell_watchers_of(self, error: DomainError, basket_id: str, version: int) -> None:
+        """A failed call's seed error code, as SomethingHappened, once the caller was authorized
+        for the basket (version > 0) and the error has a code (malformed input has none)."""
+        reason = getattr(error, "reason", None)
+        if version and reason:
+            async with self._units() as uow:
+                uow.basket_changed(BasketChange(basket_id, version, reason, str(error)))
+                await uow.commit()
 
     # ---- create, read, delete ----
 
@@ -273,11 +275,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
                 uow.basket_changed(BasketChange(request.basket_id, version, deleted=True))
                 await uow.commit()
         except DomainError as error:
-            reason = getattr(error, "reason", None)
-            if version and reason:
-                await self._tell_watchers(
-                    BasketChange(request.basket_id, version, reason, str(error))
-                )
+            await self._tell_watchers_of(error, request.basket_id, version)
             raise
         self._on_commit()
         return pb.DeleteBasketResponse()

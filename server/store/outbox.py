@@ -24,25 +24,27 @@ class PendingRow:
     attempts: int
 
 
+def outbox_rows(event: ev.CartEvent, now_ms: int) -> list[dict[str, object]]:
+    """The outbox rows of one event: one per destination it goes to."""
+    data = event.SerializeToString()
+    destinations = [EVENTBRIDGE] + ([RABBITMQ] if event.internal_messages else [])
+    return [
+        {
+            "event_id": event.event_id, "destination": destination, "cart_id": event.cart_id,
+            "event": data, "created_at": now_ms, "status": "pending", "available_at": now_ms,
+            "attempts": 0,
+        }
+        for destination in destinations
+    ]  # fmt: skip
+
+
 class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def add(self, event: ev.CartEvent, now_ms: int) -> None:
         """Writes the event for each destination, in the caller's transaction."""
-        data = event.SerializeToString()
-        destinations = [EVENTBRIDGE] + ([RABBITMQ] if event.internal_messages else [])
-        await self._session.execute(
-            insert(outbox_events),
-            [
-                {
-                    "event_id": event.event_id, "destination": destination,
-                    "cart_id": event.cart_id, "event": data, "created_at": now_ms,
-                    "status": "pending", "available_at": now_ms, "attempts": 0,
-                }
-                for destination in destinations
-            ],
-        )  # fmt: skip
+        await self._session.execute(insert(outbox_events), outbox_rows(event, now_ms))
 
     async def claim(self, destination: str, now_ms: int, limit: int) -> list[PendingRow]:
         """Due rows that head their cart's queue, locked until the transaction ends.
