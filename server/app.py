@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -12,6 +13,7 @@ from cartservice.basket.v1 import basket_service_pb2, basket_service_pb2_grpc
 from cartservice.cart.v1 import cart_service_pb2, cart_service_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.api import validation
@@ -21,6 +23,7 @@ from server.api.errors import ErrorTranslationInterceptor
 from server.auth.interceptor import AuthenticationInterceptor
 from server.auth.setup import token_verifier
 from server.config import Settings
+from server.events.relay import OutboxRelay
 from server.events.setup import describe as describe_destinations
 from server.events.setup import outbox_relay
 from server.store.database import create_engine, database_url, session_factory
@@ -28,8 +31,9 @@ from server.store.demo_catalog import catalog_is_empty, load_demo_catalog
 from server.store.mapping import start_mappers
 from server.store.migrate import upgrade_to_head
 from server.store.unit_of_work import UnitOfWorkFactory
+from server.watch.basket_changes import CHANNEL, OUTBOX_CHANNEL, BasketChange
 from server.watch.basket_feed import BasketFeed
-from server.watch.postgres_listener import PostgresChangeListener
+from server.watch.postgres_listener import PostgresListener
 
 log = logging.getLogger("cartservice")
 
@@ -89,7 +93,7 @@ async def serve(settings: Settings) -> None:
     background_stop = asyncio.Event()
     background: list[asyncio.Task[None]] = []
     if on_postgres:
-        listener = PostgresChangeListener(url, feed)
+        listener = _listener(url, feed, relay)
         background.append(asyncio.create_task(listener.run(background_stop)))
         await asyncio.wait_for(listener.listening.wait(), 30)
     await server.start()
@@ -113,6 +117,24 @@ async def serve(settings: Settings) -> None:
         await relay.close()
     await engine.dispose()
     log.info("stopped")
+
+
+def _listener(url: URL, feed: BasketFeed | None, relay: OutboxRelay | None) -> PostgresListener:
+    """What this process hears from the others through PostgreSQL: basket changes for its
+    watchers, and new outbox rows for its relay."""
+    handlers: dict[str, Callable[[str], None]] = {}
+    if feed is not None:
+        handlers[CHANNEL] = lambda payload: feed.publish(BasketChange.from_payload(payload))
+    if relay is not None:
+        handlers[OUTBOX_CHANNEL] = lambda _: relay.notify()
+
+    def on_reconnect() -> None:
+        if feed is not None:
+            feed.resync()
+        if relay is not None:
+            relay.notify()
+
+    return PostgresListener(url, handlers, on_reconnect)
 
 
 def _server_options(settings: Settings) -> list[tuple[str, int]]:
@@ -144,14 +166,18 @@ async def _load_demo_catalog(
 async def run_relay(settings: Settings) -> None:
     """`cartservice relay`: the outbox relay alone, until SIGTERM/SIGINT."""
     start_mappers()
-    engine = create_engine(database_url(settings.database_url, settings.data_dir), pool_size=2)
+    url = database_url(settings.database_url, settings.data_dir)
+    engine = create_engine(url, pool_size=2)
     relay = outbox_relay(settings, session_factory(engine))
     stop = asyncio.Event()
-    task = asyncio.create_task(relay.run(stop))
+    tasks = [asyncio.create_task(relay.run(stop))]
+    if url.get_backend_name() == "postgresql":
+        # Woken by every commit that writes outbox rows, in any process; polling stays as backup.
+        tasks.append(asyncio.create_task(_listener(url, None, relay).run(stop)))
     log.info("outbox relay running: events to %s", describe_destinations(settings))
     await _wait_for_stop_signal()
     stop.set()
-    await task
+    await asyncio.gather(*tasks)
     await relay.close()
     await engine.dispose()
     log.info("relay stopped")

@@ -4,6 +4,7 @@ failures, pruning."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,33 @@ def test_sent_rows_are_pruned_after_the_retention_and_pending_ones_never(postgre
 
     left = asyncio.run(scenario())
     assert left == [(900_000_002, "sent"), (900_000_003, "pending")]
+
+
+def test_a_standalone_relay_is_woken_by_a_commit_in_another_process(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    # It polls only every 60 s: delivery within seconds means the commit's NOTIFY woke it.
+    consumer = RabbitConsumer()
+    server = ServerProcess.start(
+        tmp_path / "server",
+        database_url=postgres_url,
+        extra=(*SERVER_FLAGS, "--relay", "off", "--rabbitmq-url", RABBITMQ_URL),
+    )
+    relay = RelayProcess.start(
+        tmp_path / "relay",
+        database_url=postgres_url,
+        extra=("--rabbitmq-url", RABBITMQ_URL, "--relay-poll-interval", "60"),
+    )
+    try:
+        time.sleep(1.5)  # the relay's first round (at start) is over; now it would sleep 60 s
+        shopper = Shopper(server.address)
+        started = time.monotonic()
+        shopper.run(range(3))
+        carts = set(shopper.carts)
+        received = consumer.receive(lambda b: b["cartId"] in carts, expected=3, timeout=10)
+        elapsed = time.monotonic() - started
+    finally:
+        relay.stop()
+        server.stop()
+        consumer.close()
+    assert len(received) >= 3 and elapsed < 10

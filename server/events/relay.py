@@ -23,6 +23,7 @@ from server.events.publishers import Outcome, Publisher, retry
 from server.store.outbox import OutboxRepository, PendingRow
 
 log = logging.getLogger(__name__)
+WAKE_COALESCE_S = 0.005
 
 BACKOFF_BASE_S = 0.2
 BACKOFF_MAX_S = 30.0
@@ -93,6 +94,9 @@ class OutboxRelay:
         await asyncio.wait(waits, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waits:
             waiter.cancel()
+        if wake.is_set() and not stop.is_set():
+            # Woken by a commit: let the commits of the next few ms join the same round.
+            await asyncio.sleep(WAKE_COALESCE_S)
 
     async def relay_once(self) -> int:
         """One round over every destination; answers how many rows it finished."""

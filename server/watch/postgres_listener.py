@@ -1,36 +1,43 @@
-"""LISTENs for basket changes committed by any server process sharing the PostgreSQL database."""
+"""LISTENs on PostgreSQL channels for what other processes commit: basket changes (for the watch
+feed) and new outbox rows (to wake the relay). One connection per process, for every channel."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Mapping
 
 import psycopg
 from sqlalchemy.engine import URL
 
-from server.watch.basket_changes import CHANNEL, BasketChange
-from server.watch.basket_feed import BasketFeed
-
 log = logging.getLogger(__name__)
 
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+Handler = Callable[[str], None]
 
 
 def libpq_dsn(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-class PostgresChangeListener:
-    """One connection per process, in autocommit, LISTENing on the basket channel.
+class PostgresListener:
+    """Calls `handlers[channel](payload)` for every notification, in the event loop.
 
-    After a lost connection it reconnects and asks the feed to re-read every watched basket,
-    since notifications sent while it was away are gone.
+    After a lost connection it reconnects and calls `on_reconnect`, since notifications sent
+    while it was away are gone (the feed re-reads what it watches, the relay looks again).
     """
 
-    def __init__(self, url: URL, feed: BasketFeed) -> None:
+    def __init__(
+        self,
+        url: URL,
+        handlers: Mapping[str, Handler],
+        on_reconnect: Callable[[], None] = lambda: None,
+    ) -> None:
         self._dsn = libpq_dsn(url)
-        self._feed = feed
+        self._handlers = dict(handlers)
+        self._on_reconnect = on_reconnect
         self.listening = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -40,9 +47,10 @@ class PostgresChangeListener:
                 async with await psycopg.AsyncConnection.connect(
                     self._dsn, autocommit=True
                 ) as connection:
-                    await connection.execute(f"LISTEN {CHANNEL}")
+                    for channel in self._handlers:
+                        await connection.execute(f"LISTEN {channel}")
                     if failures:
-                        self._feed.resync()
+                        self._on_reconnect()
                     failures = 0
                     self.listening.set()
                     await self._forward(connection, stop)
@@ -50,7 +58,7 @@ class PostgresChangeListener:
                 self.listening.clear()
                 delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
                 failures += 1
-                log.warning("basket change listener lost its connection (%s); retry in %.1fs",
+                log.warning("notification listener lost its connection (%s); retry in %.1fs",
                             error, delay)  # fmt: skip
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
@@ -71,8 +79,9 @@ class PostgresChangeListener:
                     return
                 notify = next_notify.result()
                 try:
-                    self._feed.publish(BasketChange.from_payload(notify.payload))
-                except (ValueError, TypeError):
-                    log.warning("ignored a malformed basket change: %r", notify.payload[:200])
+                    self._handlers[notify.channel](notify.payload)
+                except (ValueError, TypeError, KeyError):
+                    log.warning("ignored a malformed notification on %s: %r",
+                                notify.channel, notify.payload[:200])  # fmt: skip
         finally:
             stopping.cancel()
