@@ -80,6 +80,16 @@ def _check_basket_id(violations: Violations, value: str) -> None:
         )
 
 
+def _basket_id_and_text(request: Any, name: str, max_length: int) -> None:
+    """Validates the basket id and one required text field of the request."""
+    violations = Violations()
+    _check_basket_id(violations, request.basket_id)
+    violations.check_string(
+        name, getattr(request, name), Rule(required=True, max_length=max_length)
+    )
+    violations.raise_if_any()
+
+
 def _basket_id_only(request: Any) -> None:
     violations = Violations()
     _check_basket_id(violations, request.basket_id)
@@ -183,12 +193,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
     async def CreateBasket(
         self, request: pb.CreateBasketRequest, context: Context
     ) -> pb.CreateBasketResponse:
-        violations = Violations()
-        _check_basket_id(violations, request.basket_id)
-        violations.check_string(
-            "sales_channel_id", request.sales_channel_id, Rule(required=True, max_length=64)
-        )
-        violations.raise_if_any()
+        _basket_id_and_text(request, "sales_channel_id", 64)
         try:
             return await self._create(request)
         except IntegrityError:
@@ -349,12 +354,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
     async def ApplyPromoCode(
         self, request: pb.ApplyPromoCodeRequest, context: Context
     ) -> pb.ApplyPromoCodeResponse:
-        violations = Violations()
-        _check_basket_id(violations, request.basket_id)
-        violations.check_string(
-            "promo_code", request.promo_code, Rule(required=True, max_length=64)
-        )
-        violations.raise_if_any()
+        _basket_id_and_text(request, "promo_code", 64)
         code = request.promo_code.strip().upper()
 
         async def apply(uow: UnitOfWork, state: BasketState, cart: Cart, stamp: Stamp) -> Outcome:
@@ -446,12 +446,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
     async def CompleteBasket(
         self, request: pb.CompleteBasketRequest, context: Context
     ) -> pb.CompleteBasketResponse:
-        violations = Violations()
-        _check_basket_id(violations, request.basket_id)
-        violations.check_string(
-            "payment_reference", request.payment_reference, Rule(required=True, max_length=256)
-        )
-        violations.raise_if_any()
+        _basket_id_and_text(request, "payment_reference", 256)
 
         async def complete(
             uow: UnitOfWork, state: BasketState, cart: Cart, stamp: Stamp
