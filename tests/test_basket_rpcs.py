@@ -510,3 +510,8 @@ def test_the_basket_is_a_cart_of_the_cart_service(
     after = baskets.GetBasket(pb.GetBasketRequest(basket_id=basket.basket_id)).basket
     assert [line.line_item_id for line in after.items] == [str(cart.items[1].id)]
     assert after.version > promoted.version
+    # The promo code is the cart's promotion: removed there, it is gone from the basket.
+    assert amounts(after) == [("3.30", "2.97")]
+    stub.DeletePromotion(cart_pb.DeletePromotionRequest(cart_id=cart.id, promo_code="WELCOME10"))
+    plain = baskets.GetBasket(pb.GetBasketRequest(basket_id=basket.basket_id)).basket
+    assert not plain.HasField("promo_code") and amounts(plain) == [("3.30", "3.30")]

@@ -129,7 +129,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
         if for_update:
             # Read again under the cart's lock: every basket change holds it.
             state = await uow.baskets.get(basket_id)
-        return state, cart
+        return basket.with_cart(state, cart), cart
 
     @staticmethod
     async def _message(uow: UnitOfWork, state: BasketState, cart: Cart) -> resources.Basket:
@@ -238,6 +238,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
         self, uow: UnitOfWork, existing: BasketState, request: pb.CreateBasketRequest
     ) -> pb.CreateBasketResponse:
         cart = await uow.carts.get(existing.cart_id)
+        basket.with_cart(existing, cart)
         identity = caller()
         owner = (identity.subject_user, identity.collection_id)
         if (cart.user_id, cart.collection_id) != owner or (
@@ -545,7 +546,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
                 cart = await uow.carts.get(state.cart_id)
             except NotFound:
                 return None
-            message = updated_message(await self._message(uow, state, cart))
+            message = updated_message(await self._message(uow, basket.with_cart(state, cart), cart))
             return Snapshot(message, cart.collection_id, cart.user_id)
 
 

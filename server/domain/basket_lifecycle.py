@@ -102,6 +102,13 @@ class BasketView:
 # ---- reading ----
 
 
+def with_cart(state: BasketState, cart: Cart) -> BasketState:
+    """The state completed from its cart: the promo code is the cart's promotion, kept in one
+    place, so a promotion removed through CartService is gone from the basket too."""
+    state.promo_code = cart.promotions[0].promo_code if cart.promotions else None
+    return state
+
+
 def product_of(item: CartItem) -> str:
     return item.skus[0].product_id if item.skus else ""
 

@@ -25,13 +25,13 @@ SOLD = "sold"
 
 
 def _state(row: Any) -> BasketState:
+    # promo_code is not stored here: it is the cart's promotion (basket_lifecycle.with_cart).
     return BasketState(
         basket_id=row.basket_id,
         cart_id=row.cart_id,
         sales_channel_id=row.sales_channel_id,
         stage=Stage(row.stage),
         currency=row.currency,
-        promo_code=row.promo_code,
         payment_intent_id=row.payment_intent_id,
         payment_intent_time=row.payment_intent_time,
         payment_reference=row.payment_reference,
@@ -43,7 +43,6 @@ def _columns(state: BasketState) -> dict[str, Any]:
         "sales_channel_id": state.sales_channel_id,
         "stage": state.stage.value,
         "currency": state.currency,
-        "promo_code": state.promo_code,
         "payment_intent_id": state.payment_intent_id,
         "payment_intent_time": state.payment_intent_time,
         "payment_reference": state.payment_reference,

@@ -280,7 +280,6 @@ baskets = Table(
     Column("sales_channel_id", String(SHORT), nullable=False),
     Column("stage", String(16), nullable=False),
     Column("currency", String(3)),
-    Column("promo_code", String(SHORT)),
     Column("payment_intent_id", String(36)),
     Column("payment_intent_time", BigInteger),
     Column("payment_reference", String(TEXT)),

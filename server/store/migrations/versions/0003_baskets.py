@@ -52,7 +52,6 @@ def upgrade() -> None:
         sa.Column("sales_channel_id", sa.String(64), nullable=False),
         sa.Column("stage", sa.String(16), nullable=False),
         sa.Column("currency", sa.String(3), nullable=True),
-        sa.Column("promo_code", sa.String(64), nullable=True),
         sa.Column("payment_intent_id", sa.String(36), nullable=True),
         sa.Column("payment_intent_time", sa.BigInteger(), nullable=True),
         sa.Column("payment_reference", sa.String(256), nullable=True),
