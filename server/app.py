@@ -30,8 +30,9 @@ from server.store.database import create_engine, database_url, session_factory
 from server.store.demo_catalog import catalog_is_empty, load_demo_catalog
 from server.store.mapping import start_mappers
 from server.store.migrate import upgrade_to_head
+from server.store.outbox import OUTBOX_CHANNEL
 from server.store.unit_of_work import UnitOfWorkFactory
-from server.watch.basket_changes import CHANNEL, OUTBOX_CHANNEL, BasketChange
+from server.watch.basket_changes import CHANNEL, BasketChange
 from server.watch.basket_feed import BasketFeed
 from server.watch.postgres_listener import PostgresListener
 

@@ -14,6 +14,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeAlias
 
 import grpc
@@ -268,16 +269,16 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
                 stamp = self._stamp()
                 message = await self._message(uow, state, cart)
                 await uow.carts.delete(cart)
-                identity = caller()
-                deleted = _receipt(cart_pb.DeleteCartResponse, stamp.now_ms)
-                request_of_cart = cart_pb.DeleteCartRequest(cart_id=state.cart_id)
-                for event in (
-                    build_cart_event(request_of_cart, deleted, cart, identity, stamp.now_ms),
-                    basket_events.build_basket_event(
-                        basket_events.BASKET_DELETED, message, cart, identity, stamp.now_ms
-                    ),
-                ):
-                    await uow.outbox.add(event, stamp.now_ms)
+                outcome = Outcome(
+                    cart_events=[
+                        (
+                            cart_pb.DeleteCartRequest(cart_id=state.cart_id),
+                            lambda: _receipt(cart_pb.DeleteCartResponse, stamp.now_ms),
+                        )
+                    ],
+                    lifecycle=[basket_events.BASKET_DELETED],
+                )
+                await self._record(uow, cart, stamp, outcome, message, updated=False)
                 uow.basket_changed(BasketChange(request.basket_id, version, deleted=True))
                 await uow.commit()
         except DomainError as error:
@@ -361,8 +362,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
         async def apply(uow: UnitOfWork, state: BasketState, cart: Cart, stamp: Stamp) -> Outcome:
             basket.ensure_mutable(state)
             promo = await uow.baskets.promo_code(code)
-            products = await uow.baskets.products(basket.products_in(cart))
-            subtotal = basket.view(state, cart, products, None).retail_total
+            subtotal = sum(basket.retail_prices(state, cart), Decimal(0))
             if state.promo_code == code:
                 basket.check_promo(code, promo, state, subtotal, stamp.now_ms)
                 return Outcome(changed=False)
@@ -401,9 +401,8 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
             if state.locked and state.stage is basket.Stage.BASKET:
                 return Outcome(changed=False)  # a repeat: the intent that exists
             basket.ensure_mutable(state)
-            products = await uow.baskets.products(basket.products_in(cart))
             promo = await uow.baskets.promo_code(state.promo_code) if state.promo_code else None
-            total = basket.view(state, cart, products, promo).quoted_total
+            total = basket.quoted_total(state, cart, promo)
             payment = basket.create_payment_intent(cart, state, str(uuid.uuid4()), total, stamp)
             await uow.baskets.reserve(state.basket_id, basket.quantities(cart))
             return Outcome(

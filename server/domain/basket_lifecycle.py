@@ -32,6 +32,7 @@ NO_PAYMENT_INTENT = "NoPaymentIntent"
 EMPTY_BASKET = "EmptyBasket"
 LINE_ITEM_NOT_FOUND = "LineItemNotFound"
 BASKET_NOT_FOUND = "BasketNotFound"
+BASKET_DELETED = "BasketDeleted"  # only on WatchBasket streams
 
 PAYMENT_INTENT_TYPE = "PAYMENT_INTENT"
 
@@ -129,11 +130,7 @@ def view(
     promo: PromoCode | None,
 ) -> BasketView:
     currency = state.currency or ""
-    # Shown in the currency's minor unit whatever scale the database returns (NUMERIC(19, 4)).
-    retail = [
-        in_minor_units(item.skus[0].price if item.skus else Decimal(0), currency)
-        for item in cart.items
-    ]
+    retail = retail_prices(state, cart)
     quoted = quote(retail, currency, promo)
     lines = []
     for item, retail_price, quoted_price in zip(cart.items, retail, quoted, strict=True):
@@ -157,6 +154,20 @@ def view(
         quoted_total=sum((line.quoted_price for line in lines), Decimal(0)),
         provider_baskets=_by_provider(lines),
     )
+
+
+def retail_prices(state: BasketState, cart: Cart) -> list[Decimal]:
+    """Each line's price when it was added (its sku's), in the currency's minor unit whatever
+    scale the database returns (NUMERIC(19, 4)). Needs no catalog read."""
+    currency = state.currency or ""
+    return [
+        in_minor_units(item.skus[0].price if item.skus else Decimal(0), currency)
+        for item in cart.items
+    ]
+
+
+def quoted_total(state: BasketState, cart: Cart, promo: PromoCode | None) -> Decimal:
+    return sum(quote(retail_prices(state, cart), state.currency or "", promo), Decimal(0))
 
 
 def _by_provider(lines: Iterable[Line]) -> list[ProviderBasket]:

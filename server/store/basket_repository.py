@@ -150,12 +150,3 @@ class BasketRepository:
             .where(stock_reservations.c.basket_id == basket_id)
             .values(state=SOLD)
         )
-
-    async def stock(self, product_id: str) -> int:
-        return int(
-            (
-                await self._session.execute(
-                    select(products.c.stock).where(products.c.id == product_id)
-                )
-            ).scalar_one()
-        )

@@ -15,6 +15,8 @@ from server.store.tables import outbox_events
 EVENTBRIDGE = "eventbridge"
 RABBITMQ = "rabbitmq"
 DESTINATIONS = (EVENTBRIDGE, RABBITMQ)
+# Notified by a trigger on every insert into outbox_events (migration 0004): wakes the relays.
+OUTBOX_CHANNEL = "cartservice_outbox"
 
 
 @dataclass(frozen=True)

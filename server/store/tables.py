@@ -242,8 +242,6 @@ outbox_events = Table(
 
 # ---- storefront baskets (cartservice.basket.v1): a basket is a cart plus these ----
 
-STAGES = ("Basket", "Settled")
-
 # The catalog a basket sells from. `stock` is what can still be reserved; it never goes negative.
 products = Table(
     "products",

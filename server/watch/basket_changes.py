@@ -29,7 +29,3 @@ class BasketChange:
     def from_payload(cls, payload: str) -> BasketChange:
         basket_id, version, error_code, message, deleted = json.loads(payload)
         return cls(str(basket_id), int(version), str(error_code), str(message), bool(deleted))
-
-
-# Notified by a trigger on every insert into outbox_events (migration 0004).
-OUTBOX_CHANNEL = "cartservice_outbox"

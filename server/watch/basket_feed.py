@@ -7,7 +7,8 @@ the feed reads the basket once and offers that one snapshot to every watcher.
 A watcher's buffer is bounded: it holds at most one snapshot (a newer one replaces it: versions
 may be skipped, never reordered) and a few error notices. A watcher that cannot keep up with
 errors, or whose stream stops taking messages (watch_stall_seconds), is ended with UNAVAILABLE and
-the version to resume from. Memory per watcher is therefore a few hundred bytes plus one shared
+the version to resume from (or CANCELLED when grpc-core cannot send a status; see
+docs/decisions.md). Memory per watcher is therefore a few hundred bytes plus one shared
 snapshot reference.
 """
 
@@ -21,11 +22,11 @@ from dataclasses import dataclass
 from cartservice.basket.v1 import basket_pb2
 from cartservice.basket.v1 import basket_service_pb2 as pb
 
+from server.domain.basket_lifecycle import BASKET_DELETED
 from server.watch.basket_changes import BasketChange
 
 log = logging.getLogger(__name__)
 
-BASKET_DELETED = "BasketDeleted"
 MAX_QUEUED_NOTICES = 8
 
 # Reads a basket for the feed (no caller: watchers were authorized when they subscribed);
@@ -117,10 +118,6 @@ class BasketFeed:
         # Baskets whose snapshot is being read, and whether another change came meanwhile.
         self._loading: dict[str, bool] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-
-    @property
-    def watcher_count(self) -> int:
-        return sum(len(w) for w in self._watchers.values())
 
     def subscribe(self, basket_id: str, from_version: int) -> Watcher:
         watcher = Watcher(basket_id, from_version)
