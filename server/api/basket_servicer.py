@@ -104,13 +104,11 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
         feed: BasketFeed,
         clock: Callable[[], int] = epoch_ms,
         on_commit: Callable[[], None] = lambda: None,
-        stall_seconds: float = 30.0,
     ) -> None:
         self._units = units
         self._feed = feed
         self._clock = clock
         self._on_commit = on_commit
-        self._stall_seconds = stall_seconds
 
     # ---- plumbing ----
 
@@ -157,6 +155,11 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
         except DomainError as error:
             await self._tell_watchers_of(error, basket_id, version)
             raise
+        # This process's watchers get the committed basket at once; the change notice that
+        # follows finds them up to date and reads nothing. Other processes read it on the notice.
+        self._feed.offer(
+            basket_id, Snapshot(updated_message(message), cart.collection_id, cart.user_id)
+        )
         self._on_commit()
         return message, outcome.extra
 
@@ -523,14 +526,20 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
 
     async def _stream(self, watcher: Watcher, context: Context, sent_version: int) -> int:
         """Writes the watcher's messages until it ends; answers the last version sent."""
+        loop = asyncio.get_running_loop()
         while (message := await watcher.next()) is not None:
+            # The feed's stall sweep cancels a write that takes longer than watch_stall_seconds.
+            watcher.writing_since = loop.time()
             try:
-                # A timer, not wait_for: no task per message (10,000 streams share each change).
-                async with asyncio.timeout(self._stall_seconds):
-                    await context.write(message)
-            except TimeoutError:
+                await context.write(message)
+            except asyncio.CancelledError:
+                if not watcher.stalled:
+                    raise
+                asyncio.current_task().uncancel()  # type: ignore[union-attr]
                 watcher.end(False, "watcher stopped reading")
                 break
+            finally:
+                watcher.writing_since = 0.0
             if message.HasField("basket_updated"):
                 sent_version = message.version
         return sent_version

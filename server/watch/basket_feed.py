@@ -46,7 +46,16 @@ class Watcher:
     """One WatchBasket stream's buffer. Kept small on purpose (there may be 10,000 per process):
     a list instead of a deque and one future instead of an asyncio.Event."""
 
-    __slots__ = ("_end", "_queue", "_wakeup", "basket_id", "last_version")
+    __slots__ = (
+        "_end",
+        "_queue",
+        "_wakeup",
+        "basket_id",
+        "last_version",
+        "stalled",
+        "task",
+        "writing_since",
+    )
 
     def __init__(self, basket_id: str, from_version: int) -> None:
         self.basket_id = basket_id
@@ -55,6 +64,10 @@ class Watcher:
         self._queue: list[pb.WatchBasketResponse] = []
         self._wakeup: asyncio.Future[None] | None = None
         self._end: StreamEnd | None = None
+        # Set by the stream around each write (loop time), read by the feed's stall sweep.
+        self.task: asyncio.Task[object] | None = asyncio.current_task()
+        self.writing_since = 0.0
+        self.stalled = False
 
     def offer_snapshot(self, message: pb.WatchBasketResponse) -> None:
         if self._end is not None or message.version <= self.last_version:
@@ -110,8 +123,10 @@ class Snapshot:
 
 
 class BasketFeed:
-    def __init__(self, load: SnapshotLoader) -> None:
+    def __init__(self, load: SnapshotLoader, stall_seconds: float = 30.0) -> None:
         self._load = load
+        self._stall_seconds = stall_seconds
+        self._sweeper: asyncio.Task[None] | None = None
         self._watchers: dict[str, set[Watcher]] = {}
         # The newest snapshot of each watched basket: a new watcher starts from it, no read needed.
         self._latest: dict[str, Snapshot] = {}
@@ -122,6 +137,8 @@ class BasketFeed:
     def subscribe(self, basket_id: str, from_version: int) -> Watcher:
         watcher = Watcher(basket_id, from_version)
         self._watchers.setdefault(basket_id, set()).add(watcher)
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_stalled())
         return watcher
 
     def unsubscribe(self, watcher: Watcher) -> None:
@@ -142,6 +159,12 @@ class BasketFeed:
             known is None or known.message.version < snapshot.message.version
         ):
             self._latest[basket_id] = snapshot
+
+    def offer(self, basket_id: str, snapshot: Snapshot) -> None:
+        """A committed basket to its watchers (each takes it only if it is newer than theirs)."""
+        self.remember(basket_id, snapshot)
+        for watcher in list(self._watchers.get(basket_id, ())):
+            watcher.offer_snapshot(snapshot.message)
 
     def publish(self, change: BasketChange) -> None:
         """A committed change (or a failed call's error) of one basket."""
@@ -190,14 +213,30 @@ class BasketFeed:
                     log.exception("reading basket %s for its watchers failed", basket_id)
                     snapshot = None
                 if snapshot is not None:
-                    self.remember(basket_id, snapshot)
-                    for watcher in list(self._watchers.get(basket_id, ())):
-                        watcher.offer_snapshot(snapshot.message)
+                    self.offer(basket_id, snapshot)
                 if not self._loading.get(basket_id):
                     return
                 self._loading[basket_id] = False
         finally:
             self._loading.pop(basket_id, None)
+
+    async def _sweep_stalled(self) -> None:
+        """Cancels the writes of streams that stopped taking messages. One sweep over all watchers
+        instead of a timer per write: a change to 10,000 watchers would otherwise arm and cancel
+        10,000 timers."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._watchers:
+                await asyncio.sleep(min(1.0, self._stall_seconds / 4))
+                deadline = loop.time() - self._stall_seconds
+                for watchers in list(self._watchers.values()):
+                    for watcher in list(watchers):
+                        if 0 < watcher.writing_since < deadline and not watcher.stalled:
+                            watcher.stalled = True
+                            if watcher.task is not None:
+                                watcher.task.cancel()
+        finally:
+            self._sweeper = None
 
     def close(self, message: str) -> None:
         """Ends every stream (graceful shutdown): clients resume on another server."""
