@@ -495,7 +495,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
             current = await self._current(request.basket_id)
             if current.version < request.from_version:
                 watcher.last_version = 0  # the id names a newer basket than the client knew
-            watcher.offer_snapshot(current)
+            watcher.offer_snapshot(current, current.version)
             sent_version = await self._stream(watcher, context, request.from_version)
         finally:
             self._feed.unsubscribe(watcher)

@@ -69,12 +69,14 @@ class Watcher:
         self.writing_since = 0.0
         self.stalled = False
 
-    def offer_snapshot(self, message: pb.WatchBasketResponse) -> None:
-        if self._end is not None or message.version <= self.last_version:
+    def offer_snapshot(self, message: pb.WatchBasketResponse, version: int) -> None:
+        """Takes the snapshot (whose version the caller reads once for all watchers) if newer."""
+        if self._end is not None or version <= self.last_version:
             return
-        self.last_version = message.version
-        # Coalesce: only the newest snapshot waits.
-        self._queue = [m for m in self._queue if not m.HasField("basket_updated")]
+        self.last_version = version
+        if self._queue:
+            # Coalesce: only the newest snapshot waits.
+            self._queue = [m for m in self._queue if not m.HasField("basket_updated")]
         self._queue.append(message)
         self._wake()
 
@@ -163,8 +165,10 @@ class BasketFeed:
     def offer(self, basket_id: str, snapshot: Snapshot) -> None:
         """A committed basket to its watchers (each takes it only if it is newer than theirs)."""
         self.remember(basket_id, snapshot)
+        message = snapshot.message
+        version = message.version
         for watcher in list(self._watchers.get(basket_id, ())):
-            watcher.offer_snapshot(snapshot.message)
+            watcher.offer_snapshot(message, version)
 
     def publish(self, change: BasketChange) -> None:
         """A committed change (or a failed call's error) of one basket."""
