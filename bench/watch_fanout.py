@@ -144,23 +144,32 @@ def main() -> None:
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--server-flag", action="append", default=[])
+    parser.add_argument(
+        "--change-elsewhere",
+        action="store_true",
+        help="make the change through a second server process (PostgreSQL: NOTIFY and a read)",
+    )
     arguments = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="watch-bench-"))
-    server = ServerProcess.start(
-        workdir,
-        database_url=database(arguments.backend, workdir),
-        extra=(*SERVER_FLAGS, *arguments.server_flag),
-    )
+    url = database(arguments.backend, workdir)
+    extra = (*SERVER_FLAGS, *arguments.server_flag)
+    server = ServerProcess.start(workdir, database_url=url, extra=extra)
+    other = server
     try:
-        run(arguments, server)
+        if arguments.change_elsewhere:
+            other = ServerProcess.start(workdir / "other", database_url=url, extra=extra)
+        run(arguments, server, other.address)
     finally:
         server.stop()
+        if other is not server:
+            other.stop()
 
 
-def run(arguments: argparse.Namespace, server: ServerProcess) -> None:
+def run(arguments: argparse.Namespace, server: ServerProcess, change_address: str) -> None:
     basket_id = f"bench-{uuid.uuid4()}"
     asyncio.run(create(server.address, basket_id))
     asyncio.run(warm_up(server.address))
+    asyncio.run(warm_up(change_address))
     idle_kib = rss_kib(server.process.pid)
     processes = arguments.client_processes
     opened, go, results = multiprocessing.Queue(), multiprocessing.Queue(), multiprocessing.Queue()
@@ -187,7 +196,7 @@ def run(arguments: argparse.Namespace, server: ServerProcess) -> None:
     open_streams = sum(count for count, _ in reports)
     time.sleep(2)
     loaded_kib = rss_kib(server.process.pid)
-    version, changed_at = asyncio.run(change(server.address, basket_id))
+    version, changed_at = asyncio.run(change(change_address, basket_id))
     for _ in clients:
         go.put(version)
     delays = sorted(t - changed_at for _ in clients for t in results.get(timeout=120))
