@@ -64,22 +64,48 @@ def event(n: int, run: str) -> ev.CartEvent:
     )
 
 
-def unconfirmed_rate(count: int) -> float:
+class BoundQueue:
+    """A queue bound to `ecomm` for cartitem.created with no consumer: both the ceiling and the
+    relay's drain publish into it (routed and stored, like a real binding), and no consumer in
+    this process competes with the relay for the interpreter."""
+
+    def __init__(self) -> None:
+        self._connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+        self._channel = self._connection.channel()
+        self._channel.exchange_declare("ecomm", exchange_type="topic", durable=True)
+        self.name = f"bench-relay-{uuid.uuid4().hex[:6]}"
+        self._channel.queue_declare(self.name, arguments={"x-queue-mode": "default"})
+        self._channel.queue_bind(self.name, "ecomm", routing_key="cartitem.created")
+
+    def depth(self) -> int:
+        return int(self._channel.queue_declare(self.name, passive=True).method.message_count)
+
+    def purge(self) -> None:
+        self._channel.queue_purge(self.name)
+
+    def close(self) -> None:
+        self._channel.queue_delete(self.name)
+        self._connection.close()
+
+
+def unconfirmed_rate(count: int, queue: BoundQueue) -> float:
     connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
     channel = connection.channel()
-    channel.exchange_declare("ecomm", exchange_type="topic", durable=True)
     messages = [rabbitmq_messages(event(n, "raw"))[0] for n in range(count)]
     started = time.perf_counter()
     for message in messages:
         channel.basic_publish(
             "ecomm",
-            "bench.raw",
+            "cartitem.created",
             dumps(message["body"]).encode(),
             pika.BasicProperties(**message["properties"]),
         )
     connection.process_data_events(0)
     elapsed = time.perf_counter() - started
     connection.close()
+    while queue.depth() < count:  # all routed (basic_publish returns before the broker has them)
+        time.sleep(0.05)
+    queue.purge()
     return count / elapsed
 
 
@@ -107,7 +133,9 @@ class Arrivals(threading.Thread):
         connection.close()
 
 
-async def drain_rate(url: str, count: int, batch_size: int = 1000) -> float:
+async def drain_rate(
+    url: str, count: int, queue: BoundQueue, batch_size: int = 1000, workers: int = 2
+) -> float:
     engine = create_engine(database_url(url, Path(".")))
     await upgrade_to_head(engine)
     sessions = session_factory(engine)
@@ -117,20 +145,26 @@ async def drain_rate(url: str, count: int, batch_size: int = 1000) -> float:
             outbox = OutboxRepository(session)
             for n in range(start, min(start + 1000, count)):
                 await outbox.add(event(n, run), 0)
-    arrivals = Arrivals(run)  # a bound queue, so nothing is returned unroutable
-    arrivals.start()
-    arrivals.ready.wait()
     relay = OutboxRelay(
-        sessions, {RABBITMQ: RabbitMqPublisher(RABBITMQ_URL)}, batch_size=batch_size
+        sessions,
+        {RABBITMQ: RabbitMqPublisher(RABBITMQ_URL)},
+        batch_size=batch_size,
+        workers=workers,
+        poll_interval=0.01,
     )
+    stop = asyncio.Event()
     started = time.perf_counter()
-    sent = 0
-    while sent < count:
-        sent += await relay.relay_once()
+    running = asyncio.create_task(relay.run(stop))
+    loop = asyncio.get_running_loop()
+    # Done when the broker has routed every message into the bound queue.
+    while await loop.run_in_executor(None, queue.depth) < count:
+        await asyncio.sleep(0.02)
     elapsed = time.perf_counter() - started
-    arrivals.stop.set()
+    stop.set()
+    await running
     await relay.close()
     await engine.dispose()
+    queue.purge()
     return count / elapsed
 
 
@@ -169,7 +203,7 @@ def lag(
     arrivals.ready.wait()
     relay = RelayProcess.start(
         workdir / "relay", database_url=url,
-        extra=("--rabbitmq-url", RABBITMQ_URL, "--relay-poll-interval", "0.02"),
+        extra=("--rabbitmq-url", RABBITMQ_URL, "--relay-poll-interval", "0.2"),  # the default
     )  # fmt: skip
     # Producer processes share the rate (one plain-psycopg process keeps 500 commits/s).
     share = rate // producers
@@ -208,40 +242,47 @@ async def _migrate(url: str) -> None:
     await engine.dispose()
 
 
+def fresh_database(names: list[str]) -> str:
+    name = f"cartservice_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(BASE_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    names.append(name)
+    return f"postgresql+psycopg://127.0.0.1:5432/{name}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=int, default=20)
     args = parser.parse_args()
-    name = f"cartservice_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(BASE_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://127.0.0.1:5432/{name}"
+    databases: list[str] = []
+    queue = BoundQueue()
     try:
-        raw = unconfirmed_rate(args.events)
+        raw = unconfirmed_rate(args.events, queue)
         print(f"pika unconfirmed publish: {raw:,.0f} messages/s ({args.events} messages)")
-        for batch in (1000, 2000):
-            drained = asyncio.run(drain_rate(url, args.events, batch))
+        # Each measurement on a fresh database (a drain leaves its EventBridge rows pending).
+        for batch, workers in ((1000, 1), (1000, 2), (500, 2), (100, 2)):
+            url = fresh_database(databases)
+            drained = asyncio.run(drain_rate(url, args.events, queue, batch, workers))
             share = 100 * drained / raw
             print(
-                f"relay with confirms, batch {batch}: {drained:,.0f} events/s = {share:.0f} % of unconfirmed"
+                f"relay with confirms, batch {batch}, {workers} worker(s): "
+                f"{drained:,.0f} events/s = {share:.0f} % of unconfirmed"
             )
-        # A fresh database: the drains above leave their EventBridge rows pending.
-        with psycopg.connect(BASE_URL, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}_lag"')
-        lag_url = f"{url}_lag"
+        lag_url = fresh_database(databases)
         asyncio.run(_migrate(lag_url))
         with tempfile.TemporaryDirectory() as workdir:
             p50, p99, delivered, achieved = lag(lag_url, args.rate, args.seconds, Path(workdir))
         print(
             f"commit-to-delivery at {achieved} commits/s for {args.seconds}s (standalone relay, "
-            f"20 ms polling): p50 {p50:.1f} ms, p99 {p99:.1f} ms ({delivered} delivered)"
+            f"defaults): p50 {p50:.1f} ms, p99 {p99:.1f} ms ({delivered} delivered)"
         )
     finally:
+        queue.close()
         with psycopg.connect(BASE_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}_lag" WITH (FORCE)')
+            for name in databases:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -182,7 +182,8 @@ async def run_relay(settings: Settings) -> None:
     """`cartservice relay`: the outbox relay alone, until SIGTERM/SIGINT."""
     start_mappers()
     url = database_url(settings.database_url, settings.data_dir)
-    engine = create_engine(url, pool_size=2)
+    # A connection per destination loop and one for pruning: none opened and closed per round.
+    engine = create_engine(url, pool_size=2 * max(1, settings.relay_workers) + 1)
     relay = outbox_relay(settings, session_factory(engine))
     stop = asyncio.Event()
     tasks = [asyncio.create_task(relay.run(stop))]

@@ -119,7 +119,12 @@ class Settings:
         "in-process", "Run the outbox relay inside serve (in-process) or not (off)."
     )
     relay_batch_size: int = setting(
-        100, "Outbox rows a relay round publishes at most.", groups=RELAY
+        500, "Outbox rows a relay round publishes at most.", groups=RELAY
+    )
+    relay_workers: int = setting(
+        2,
+        "Concurrent relay rounds per destination on PostgreSQL (SQLite: always 1).",
+        groups=RELAY,
     )
     relay_poll_interval: float = setting(
         0.2,

@@ -4,19 +4,27 @@ failures, pruning."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from botocore.stub import Stubber
 from cartservice.events.v1 import events_pb2 as ev
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from server.events.publishers import EventBridgePublisher
-from server.store.database import create_engine, session_factory
-from server.store.outbox import OutboxRepository
+from server.events.publishers import EventBridgePublisher, RabbitMqPublisher
+from server.events.relay import OutboxRelay
+from server.store.database import create_engine, database_url, session_factory
+from server.store.migrate import upgrade_to_head
+from server.store.outbox import RABBITMQ, OutboxRepository
 from server.store.tables import outbox_events
 from tests.brokers import RABBITMQ_URL, RabbitConsumer
+from tests.conftest import BASE_URL
 from tests.identities import SERVER_FLAGS
 from tests.servers import RelayProcess, ServerProcess
 from tests.test_event_guarantees import Shopper
@@ -128,9 +136,8 @@ def test_eventbridge_batches_at_most_ten_entries_a_call() -> None:
 def test_sent_rows_are_pruned_after_the_retention_and_pending_ones_never(postgres_url: str) -> None:
     async def scenario() -> list[tuple[int, str]]:
 
-        from server.store.database import database_url
-
         engine = create_engine(database_url(postgres_url, Path(".")))
+        await upgrade_to_head(engine)  # also when this test runs first
         sessions = session_factory(engine)
         async with sessions() as session, session.begin():
             outbox = OutboxRepository(session)
@@ -195,3 +202,95 @@ def test_a_standalone_relay_is_woken_by_a_commit_in_another_process(
         server.stop()
         consumer.close()
     assert len(received) >= 3 and elapsed < 10
+
+
+class CountingPublisher:
+    """Wraps a real publisher to see which worker of the relay published what."""
+
+    def __init__(self, inner: Any, counts: list[int]) -> None:
+        self._inner, self._counts, self._index = inner, counts, len(counts)
+        counts.append(0)
+
+    async def publish(self, events: Any) -> Any:
+        self._counts[self._index] += len(events)
+        return await self._inner.publish(events)
+
+    def another(self) -> CountingPublisher:
+        return CountingPublisher(self._inner.another(), self._counts)
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+@pytest.mark.slow
+def test_helpers_drain_a_backlog_with_the_loop_once_each_in_commit_order_per_cart() -> None:
+    carts, per_cart = 30, 20
+    consumer = RabbitConsumer()
+    counts: list[int] = []
+
+    async def scenario(url: str) -> None:
+        engine = create_engine(database_url(url, Path(".")))
+        await upgrade_to_head(engine)
+        sessions = session_factory(engine)
+        async with sessions() as session, session.begin():
+            outbox = OutboxRepository(session)
+            for n in range(carts * per_cart):
+                await outbox.add(_item_created(cart_id=1 + n % carts, item_id=n), 0)
+        publisher = CountingPublisher(RabbitMqPublisher(RABBITMQ_URL), counts)
+        # Batches of 10 over 600 rows: the loop's rounds come back full, so the helpers join in.
+        relay = OutboxRelay(
+            sessions, {RABBITMQ: publisher}, batch_size=10, workers=3, poll_interval=0.05
+        )
+        stop = asyncio.Event()
+        running = asyncio.create_task(relay.run(stop))
+        async with sessions() as session:
+            query = select(func.count()).where(
+                outbox_events.c.destination == RABBITMQ, outbox_events.c.status == "pending"
+            )
+            deadline = time.monotonic() + 60
+            while (await session.scalar(query)) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                await session.rollback()
+        stop.set()
+        await running
+        await relay.close()
+        await engine.dispose()
+
+    with fresh_database() as url:
+        asyncio.run(scenario(url))
+    try:
+        received = consumer.receive(lambda b: b["cartItemId"] < 10**6, carts * per_cart + 1, 5)
+    finally:
+        consumer.close()
+    order: dict[int, list[int]] = {}
+    for _, _, body in received:
+        order.setdefault(body["cartId"], []).append(body["cartItemId"])
+    assert len(received) == carts * per_cart  # each event once
+    assert all(items == sorted(items) for items in order.values())  # commit order per cart
+    assert len(counts) == 3 and sum(counts) == carts * per_cart
+    assert sum(1 for count in counts if count) >= 2  # helpers took part
+
+
+def _item_created(cart_id: int, item_id: int) -> ev.CartEvent:
+    event = _event(item_id)
+    event.cart_id = cart_id
+    event.internal_messages.append(
+        ev.InternalMessage(
+            routing_key="cartitem.created",
+            message_id=event.event_id,
+            cart_payload=ev.CartPayload(user_id=1, cart_id=cart_id, cart_item_id=item_id),
+        )
+    )
+    return event
+
+
+@contextlib.contextmanager
+def fresh_database() -> Iterator[str]:
+    name = f"cartservice_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(BASE_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(BASE_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -43,10 +43,13 @@ class OutboxRelay:
         batch_size: int = 100,
         poll_interval: float = 0.2,
         retention_hours: float = 168.0,
+        workers: int = 1,
         clock: Callable[[], int] = epoch_ms,
     ) -> None:
         self._sessions = sessions
         self._publishers = publishers
+        self._workers = workers
+        self._extra_publishers: list[Publisher] = []
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._retention_ms = int(retention_hours * 3_600_000)
@@ -59,25 +62,61 @@ class OutboxRelay:
             wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """One loop per destination, so a slow or unreachable one never holds the others back."""
-        await asyncio.gather(
-            *(self._run_destination(d, p, stop) for d, p in self._publishers.items()),
-            self._prune_loop(stop),
-        )
+        """One loop per destination, so a slow or unreachable one never holds the others back.
+
+        On PostgreSQL, `workers - 1` helpers per destination join in while a backlog lasts (the
+        loop's rounds come back full), each with its own broker connection, so that one round's
+        database work overlaps another's wait for confirms; SKIP LOCKED gives each its own rows.
+        At a steady trickle they stay out of the way: competing for a few rows only adds lag."""
+        helpers = self._workers - 1 if await self._skips_locked_rows() else 0
+        loops = []
+        for destination, publisher in self._publishers.items():
+            backlog = asyncio.Event()
+            loops.append(self._run_destination(destination, publisher, stop, backlog))
+            for _ in range(helpers):
+                helper = publisher.another()
+                if helper is not publisher:
+                    self._extra_publishers.append(helper)
+                loops.append(self._help_with_backlog(destination, helper, stop, backlog))
+        await asyncio.gather(*loops, self._prune_loop(stop))
+
+    async def _skips_locked_rows(self) -> bool:
+        async with self._sessions() as session:
+            return session.get_bind().dialect.name == "postgresql"
 
     async def _run_destination(
-        self, destination: str, publisher: Publisher, stop: asyncio.Event
+        self, destination: str, publisher: Publisher, stop: asyncio.Event, backlog: asyncio.Event
     ) -> None:
         wake = self._wakes[destination]
         while not stop.is_set():
-            try:
-                sent = await self._relay(destination, publisher)
-            except Exception:
-                # The database is away or a bug: keep the loop alive, try again after a pause.
-                log.exception("outbox relay round for %s failed", destination)
-                sent = 0
+            sent = await self._round(destination, publisher)
+            if sent >= self._batch_size:
+                backlog.set()
+            else:
+                backlog.clear()
             if sent == 0:
-                await self._sleep(wake, stop)
+                wake.clear()
+                await _first_of(wake, stop, at_most_s=self._poll_interval)
+                if wake.is_set() and not stop.is_set():
+                    # Woken by a commit: let the commits of the next few ms join the same round.
+                    await asyncio.sleep(WAKE_COALESCE_S)
+
+    async def _help_with_backlog(
+        self, destination: str, publisher: Publisher, stop: asyncio.Event, backlog: asyncio.Event
+    ) -> None:
+        while not stop.is_set():
+            await _first_of(backlog, stop, at_most_s=self._poll_interval)
+            busy = backlog.is_set() and not stop.is_set()
+            if busy and await self._round(destination, publisher) == 0:
+                await asyncio.sleep(WAKE_COALESCE_S)  # the backlog is someone else's now
+
+    async def _round(self, destination: str, publisher: Publisher) -> int:
+        try:
+            return await self._relay(destination, publisher)
+        except Exception:
+            # The database is away or a bug: keep the loop alive, try again after a pause.
+            log.exception("outbox relay round for %s failed", destination)
+            return 0
 
     async def _prune_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -87,16 +126,6 @@ class OutboxRelay:
                 log.exception("pruning the outbox failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), PRUNE_EVERY_S)
-
-    async def _sleep(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
-        wake.clear()
-        waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
-        await asyncio.wait(waits, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waits:
-            waiter.cancel()
-        if wake.is_set() and not stop.is_set():
-            # Woken by a commit: let the commits of the next few ms join the same round.
-            await asyncio.sleep(WAKE_COALESCE_S)
 
     async def relay_once(self) -> int:
         """One round over every destination; answers how many rows it finished."""
@@ -153,10 +182,18 @@ class OutboxRelay:
             log.info("pruned %d sent outbox rows", pruned)
 
     async def close(self) -> None:
-        for publisher in self._publishers.values():
+        for publisher in (*self._publishers.values(), *self._extra_publishers):
             await publisher.close()
 
 
 def _backoff_ms(attempts: int) -> int:
     delay = min(BACKOFF_BASE_S * 2**attempts, BACKOFF_MAX_S)
     return int(delay * random.uniform(0.5, 1.5) * 1000)
+
+
+async def _first_of(*events: asyncio.Event, at_most_s: float) -> None:
+    """Returns when any of the events is set, or after `at_most_s` seconds."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    await asyncio.wait(waits, timeout=at_most_s, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waits:
+        waiter.cancel()

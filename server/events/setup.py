@@ -40,6 +40,7 @@ def outbox_relay(settings: Settings, sessions: async_sessionmaker[AsyncSession])
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_interval,
         retention_hours=settings.outbox_retention_hours,
+        workers=settings.relay_workers,
     )
 
 
