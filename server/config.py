@@ -119,7 +119,7 @@ class Settings:
         "in-process", "Run the outbox relay inside serve (in-process) or not (off)."
     )
     relay_batch_size: int = setting(
-        500, "Outbox rows a relay round publishes at most.", groups=RELAY
+        1000, "Outbox rows a relay round publishes at most.", groups=RELAY
     )
     relay_workers: int = setting(
         2,
