@@ -35,7 +35,7 @@ from server.store.database import create_engine, database_url, session_factory
 from server.store.migrate import upgrade_to_head
 from server.store.outbox import RABBITMQ, OutboxRepository, outbox_rows
 from tests.brokers import RABBITMQ_URL
-from tests.conftest import BASE_URL
+from tests.conftest import fresh_postgres_database
 from tests.servers import RelayProcess
 
 CARTS = 2000
@@ -243,47 +243,35 @@ async def _migrate(url: str) -> None:
     await engine.dispose()
 
 
-def fresh_database(names: list[str]) -> str:
-    name = f"cartservice_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(BASE_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    names.append(name)
-    return f"postgresql+psycopg://127.0.0.1:5432/{name}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=int, default=20)
     args = parser.parse_args()
-    databases: list[str] = []
     queue = BoundQueue()
     try:
         raw = unconfirmed_rate(args.events, queue)
         print(f"pika unconfirmed publish: {raw:,.0f} messages/s ({args.events} messages)")
         # Each measurement on a fresh database (a drain leaves its EventBridge rows pending).
         for batch, workers in ((1000, 1), (1000, 2), (500, 2)):  # 1000 and 2: the defaults
-            url = fresh_database(databases)
-            drained = asyncio.run(drain_rate(url, args.events, queue, batch, workers))
+            with fresh_postgres_database("cartservice_bench") as url:
+                drained = asyncio.run(drain_rate(url, args.events, queue, batch, workers))
             share = 100 * drained / raw
             print(
                 f"relay with confirms, batch {batch}, {workers} worker(s): "
                 f"{drained:,.0f} events/s = {share:.0f} % of unconfirmed"
             )
-        lag_url = fresh_database(databases)
-        asyncio.run(_migrate(lag_url))
-        with tempfile.TemporaryDirectory() as workdir:
-            p50, p99, delivered, achieved = lag(lag_url, args.rate, args.seconds, Path(workdir))
+        with fresh_postgres_database("cartservice_bench") as lag_url:
+            asyncio.run(_migrate(lag_url))
+            with tempfile.TemporaryDirectory() as workdir:
+                p50, p99, delivered, achieved = lag(lag_url, args.rate, args.seconds, Path(workdir))
         print(
             f"commit-to-delivery at {achieved} commits/s for {args.seconds}s (standalone relay, "
             f"defaults): p50 {p50:.1f} ms, p99 {p99:.1f} ms ({delivered} delivered)"
         )
     finally:
         queue.close()
-        with psycopg.connect(BASE_URL, autocommit=True) as admin:
-            for name in databases:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

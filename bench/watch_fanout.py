@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import multiprocessing
 import statistics
@@ -24,12 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import psycopg
 from cartservice.basket.v1 import basket_service_pb2 as pb
 from cartservice.basket.v1.basket_service_pb2_grpc import BasketServiceStub
 
 from server.store.demo_catalog import GIFT_VOUCHER_50
-from tests.conftest import BASE_URL
+from tests.conftest import fresh_postgres_database
 from tests.identities import SERVER_FLAGS, as_caller
 from tests.servers import ServerProcess
 
@@ -128,15 +128,6 @@ async def create(address: str, basket_id: str) -> None:
         )
 
 
-def database(backend: str, workdir: Path) -> str:
-    if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-    name = f"cartservice_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(BASE_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql+psycopg://127.0.0.1:5432/{name}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--streams", type=int, default=10_000)
@@ -151,7 +142,16 @@ def main() -> None:
     )
     arguments = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="watch-bench-"))
-    url = database(arguments.backend, workdir)
+    with contextlib.ExitStack() as stack:
+        url = (
+            stack.enter_context(fresh_postgres_database("cartservice_bench"))
+            if arguments.backend == "postgresql"
+            else f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+        )
+        measure(arguments, workdir, url)
+
+
+def measure(arguments: argparse.Namespace, workdir: Path, url: str) -> None:
     extra = (*SERVER_FLAGS, *arguments.server_flag)
     server = ServerProcess.start(workdir, database_url=url, extra=extra)
     other = server

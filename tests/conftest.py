@@ -5,6 +5,7 @@ Every test that takes `stub` runs twice: against a server on PostgreSQL and one 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -22,19 +23,28 @@ from tests.servers import ServerProcess
 BASE_URL = os.environ.get("CARTSERVICE_TEST_DATABASE_URL", "postgresql://127.0.0.1:5432/test")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A database created for this run only, dropped afterwards."""
-    name = f"cartservice_test_{uuid.uuid4().hex[:12]}"
+@contextlib.contextmanager
+def fresh_postgres_database(prefix: str = "cartservice_test") -> Iterator[str]:
+    """An empty database on the test server (SQLAlchemy URL), dropped on the way out.
+    Used by the tests and by bench/."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(BASE_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     base = psycopg.conninfo.conninfo_to_dict(BASE_URL)
-    base["dbname"] = name
     host, port = base.get("host", "127.0.0.1"), base.get("port", 5432)
     user = f"{base['user']}@" if base.get("user") else ""
-    yield f"postgresql+psycopg://{user}{host}:{port}/{name}"
-    with psycopg.connect(BASE_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"postgresql+psycopg://{user}{host}:{port}/{name}"
+    finally:
+        with psycopg.connect(BASE_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database created for this run only, dropped afterwards."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -4,14 +4,10 @@ failures, pruning."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from botocore.stub import Stubber
 from cartservice.events.v1 import events_pb2 as ev
@@ -24,7 +20,7 @@ from server.store.migrate import upgrade_to_head
 from server.store.outbox import RABBITMQ, OutboxRepository
 from server.store.tables import outbox_events
 from tests.brokers import RABBITMQ_URL, RabbitConsumer
-from tests.conftest import BASE_URL
+from tests.conftest import fresh_postgres_database
 from tests.identities import SERVER_FLAGS
 from tests.servers import RelayProcess, ServerProcess
 from tests.test_event_guarantees import Shopper
@@ -69,8 +65,6 @@ def test_two_standalone_relays_share_the_work_once_each_in_commit_order_per_cart
 def delivered_items_in_order(
     consumer: RabbitConsumer, carts: set[int], expected: set[int], order: dict[int, list[int]]
 ) -> set[int]:
-    import time
-
     deadline = time.monotonic() + 60
     seen: set[int] = set()
     while not expected <= seen and time.monotonic() < deadline:
@@ -256,7 +250,7 @@ def test_helpers_drain_a_backlog_with_the_loop_once_each_in_commit_order_per_car
         await relay.close()
         await engine.dispose()
 
-    with fresh_database() as url:
+    with fresh_postgres_database() as url:
         asyncio.run(scenario(url))
     try:
         received = consumer.receive(lambda b: b["cartItemId"] < 10**6, carts * per_cart + 1, 5)
@@ -282,15 +276,3 @@ def _item_created(cart_id: int, item_id: int) -> ev.CartEvent:
         )
     )
     return event
-
-
-@contextlib.contextmanager
-def fresh_database() -> Iterator[str]:
-    name = f"cartservice_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(BASE_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(BASE_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import grpc
-import psycopg
 import pytest
 from cartservice.cart.v1 import cart_service_pb2
 from google.protobuf import descriptor_pool, json_format
@@ -23,7 +22,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 from server.config import add_arguments, from_arguments
 from server.store.database import create_engine, database_url
 from server.store.migrate import schema_differences
-from tests.conftest import BASE_URL
+from tests.conftest import fresh_postgres_database
 from tests.identities import as_caller, token
 from tests.servers import ServerProcess
 
@@ -123,25 +122,16 @@ def _differences(url: str, data_dir: Path) -> list[object]:
 def test_migrate_builds_exactly_the_declared_schema_and_is_repeatable(
     backend: str, tmp_path: Path
 ) -> None:
-    name = f"cartservice_migrate_{uuid.uuid4().hex[:10]}"
-    if backend == "postgresql":
-        with psycopg.connect(BASE_URL, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        info = psycopg.conninfo.conninfo_to_dict(BASE_URL)
+    with contextlib.ExitStack() as stack:
         url = (
-            f"postgresql+psycopg://{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}/{name}"
+            stack.enter_context(fresh_postgres_database("cartservice_migrate"))
+            if backend == "postgresql"
+            else ""  # the embedded default: a file in the data directory
         )
-    else:
-        url = ""  # the embedded default: a file in the data directory
-    try:
         assert _differences(url, tmp_path) != []  # empty database: every table is missing
         _migrate(url, tmp_path)
         _migrate(url, tmp_path)
         assert _differences(url, tmp_path) == []
-    finally:
-        if backend == "postgresql":
-            with psycopg.connect(BASE_URL, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     if backend == "sqlite":
         assert (tmp_path / "cartservice.db").exists()
 

@@ -127,13 +127,6 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), PRUNE_EVERY_S)
 
-    async def relay_once(self) -> int:
-        """One round over every destination; answers how many rows it finished."""
-        finished = 0
-        for destination, publisher in self._publishers.items():
-            finished += await self._relay(destination, publisher)
-        return finished
-
     async def _relay(self, destination: str, publisher: Publisher) -> int:
         async with self._sessions() as session, session.begin():
             outbox = OutboxRepository(session)
