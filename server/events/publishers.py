@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -191,6 +192,31 @@ class _Batch:
     by_message_id: dict[str, int] = field(default_factory=dict)
 
 
+class _BatchWritingConnection(AsyncioConnection):  # type: ignore[misc]
+    """An AsyncioConnection that can hold the frames of a whole batch and hand them to the
+    socket as one write. pika writes every frame on its own (three a message: method, header,
+    body), and its transport sends each with a syscall of its own: 3,000 small TCP segments
+    for a batch of 1,000, each one read and parsed by the broker on the same cores."""
+
+    _held: list[bytes] | None = None
+
+    def _adapter_emit_data(self, data: bytes) -> None:
+        if self._held is not None:
+            self._held.append(data)
+        else:
+            super()._adapter_emit_data(data)
+
+    @contextlib.contextmanager
+    def writes_held(self) -> Iterator[None]:
+        self._held = []
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            if held:
+                super()._adapter_emit_data(b"".join(held))
+
+
 class _ConfirmingLink:
     """A pika connection on the relay's own event loop, with publisher confirms.
 
@@ -215,7 +241,7 @@ class _ConfirmingLink:
         cls, parameters: pika.URLParameters, exchange: str, wait_s: float
     ) -> _ConfirmingLink:
         link = cls(exchange)
-        link._connection = AsyncioConnection(
+        link._connection = _BatchWritingConnection(
             parameters,
             on_open_callback=link._on_open,
             on_open_error_callback=link._on_open_error,
@@ -240,17 +266,18 @@ class _ConfirmingLink:
             raise LinkFailure(self._error or "channel not open")
         batch = _Batch(self._loop.create_future(), results=["ack"] * len(messages))
         self._batch = batch
-        for index, message in enumerate(messages):
-            self._last_tag += 1
-            batch.by_tag[self._last_tag] = index
-            batch.by_message_id[message["properties"]["message_id"]] = index
-            self._channel.basic_publish(
-                self._exchange,
-                message["routing_key"],
-                body_json(message["body"]).encode(),
-                pika.BasicProperties(**message["properties"]),
-                mandatory=True,
-            )
+        with self._connection.writes_held():
+            for index, message in enumerate(messages):
+                self._last_tag += 1
+                batch.by_tag[self._last_tag] = index
+                batch.by_message_id[message["properties"]["message_id"]] = index
+                self._channel.basic_publish(
+                    self._exchange,
+                    message["routing_key"],
+                    body_json(message["body"]).encode(),
+                    pika.BasicProperties(**message["properties"]),
+                    mandatory=True,
+                )
         if not messages:
             return []
         try:
@@ -319,11 +346,11 @@ class _ConfirmingLink:
             return
         method = frame.method
         acked = isinstance(method, pika.spec.Basic.Ack)
-        tags = (
-            [t for t in batch.by_tag if t <= method.delivery_tag]
-            if method.multiple
-            else [method.delivery_tag]
-        )
+        tags = [method.delivery_tag]
+        if method.multiple:
+            # by_tag holds the unconfirmed tags in ascending order (inserted so, only popped):
+            # stop at the first one beyond, rather than scan all of a batch at every confirm.
+            tags = list(itertools.takewhile(lambda t: t <= method.delivery_tag, batch.by_tag))
         for tag in tags:
             index = batch.by_tag.pop(tag, None)
             if index is not None and not acked:
