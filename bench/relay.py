@@ -1,6 +1,6 @@
 """Outbox relay to RabbitMQ: throughput with publisher confirms, and commit-to-delivery lag.
 
-    .venv/bin/python -m bench.relay [--events 20000] [--rate 500] [--seconds 20]
+    .venv/bin/python -m bench.relay [--events 20000] [--rate 500] [--seconds 20] [--producers 2]
 
 1. pika's unconfirmed publish rate on this machine (the ceiling), for the same message bodies.
 2. Relay throughput: the outbox is filled with --events events over many carts, then one
@@ -74,7 +74,10 @@ class BoundQueue:
         self._channel = self._connection.channel()
         self._channel.exchange_declare("ecomm", exchange_type="topic", durable=True)
         self.name = f"bench-relay-{uuid.uuid4().hex[:6]}"
-        self._channel.queue_declare(self.name, arguments={"x-queue-mode": "default"})
+        # Expires when unused for 10 minutes: a bench killed before close() must not leave a
+        # queue that collects every cartitem.created of later runs and tests (four such queues,
+        # 3.3 million messages, once made this machine's broker several times slower).
+        self._channel.queue_declare(self.name, arguments={"x-expires": 600_000})
         self._channel.queue_bind(self.name, "ecomm", routing_key="cartitem.created")
 
     def depth(self) -> int:
@@ -248,6 +251,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=int, default=20)
+    # One producer process commits one event at a time and waits for each commit's disk flush:
+    # ~380-450 commits/s on these machines some days, so two share the rate by default.
+    parser.add_argument("--producers", type=int, default=2)
     args = parser.parse_args()
     queue = BoundQueue()
     try:
@@ -265,7 +271,9 @@ def main() -> None:
         with fresh_postgres_database("cartservice_bench") as lag_url:
             asyncio.run(_migrate(lag_url))
             with tempfile.TemporaryDirectory() as workdir:
-                p50, p99, delivered, achieved = lag(lag_url, args.rate, args.seconds, Path(workdir))
+                p50, p99, delivered, achieved = lag(
+                    lag_url, args.rate, args.seconds, Path(workdir), args.producers
+                )
         print(
             f"commit-to-delivery at {achieved} commits/s for {args.seconds}s (standalone relay, "
             f"defaults): p50 {p50:.1f} ms, p99 {p99:.1f} ms ({delivered} delivered)"

@@ -133,6 +133,7 @@ class OutboxRelay:
             rows = await outbox.claim(destination, self._clock(), self._batch_size)
             if not rows:
                 return 0
+            await outbox.commit_without_flush()
             outcomes = await self._publish(publisher, rows)
             now = self._clock()
             for status in ("sent", "unroutable", "dead"):

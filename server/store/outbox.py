@@ -18,6 +18,7 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    text,
     true,
     update,
 )
@@ -144,6 +145,18 @@ class OutboxRepository:
         """Writes the event for each destination, in the caller's transaction."""
         await self._session.execute(insert(outbox_events), outbox_rows(event, now_ms))
 
+    async def commit_without_flush(self) -> None:
+        """Lets this transaction's commit return before its WAL reaches the disk (PostgreSQL).
+
+        For the relay's marks only: a crash may lose the last fraction of a second of them, and
+        the relay then publishes those events once more, which at-least-once delivery under
+        stable event ids already allows. It saves a disk flush (~2.5 ms here) per round."""
+        if self._is_postgresql():
+            await self._session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+    def _is_postgresql(self) -> bool:
+        return self._session.get_bind().dialect.name == "postgresql"
+
     async def claim(self, destination: str, now_ms: int, limit: int) -> list[PendingRow]:
         """Due rows that head their cart's queue, locked until the transaction ends.
 
@@ -151,9 +164,8 @@ class OutboxRepository:
         order even with several relays (another relay's locked row still blocks what follows it)
         and while a failed row waits for its retry.
         """
-        postgresql = self._session.get_bind().dialect.name == "postgresql"
         result = await self._session.execute(
-            _CLAIM_LOCKING if postgresql else _CLAIM,
+            _CLAIM_LOCKING if self._is_postgresql() else _CLAIM,
             {"destination": destination, "now_ms": now_ms, "limit": limit},
         )
         rows = [PendingRow(r.sequence, r.event, r.attempts) for r in result]
@@ -163,9 +175,8 @@ class OutboxRepository:
         self, sequences: Sequence[int], status: str, now_ms: int, error: str | None = None
     ) -> None:
         if sequences:
-            postgresql = self._session.get_bind().dialect.name == "postgresql"
             await self._session.execute(
-                _FINISH_ARRAY if postgresql else _FINISH,
+                _FINISH_ARRAY if self._is_postgresql() else _FINISH,
                 {
                     "sequences": list(sequences),
                     "new_status": status,
