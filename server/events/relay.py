@@ -130,10 +130,10 @@ class OutboxRelay:
     async def _relay(self, destination: str, publisher: Publisher) -> int:
         async with self._sessions() as session, session.begin():
             outbox = OutboxRepository(session)
+            await outbox.settle_relay_round()
             rows = await outbox.claim(destination, self._clock(), self._batch_size)
             if not rows:
                 return 0
-            await outbox.commit_without_flush()
             outcomes = await self._publish(publisher, rows)
             now = self._clock()
             for status in ("sent", "unroutable", "dead"):
