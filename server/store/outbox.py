@@ -167,7 +167,8 @@ class OutboxRepository:
             {"destination": destination, "now_ms": now_ms, "limit": limit},
         )
         rows = [PendingRow(r.sequence, r.event, r.attempts) for r in result]
-        return sorted(rows, key=lambda r: r.sequence)  # one per cart: only for the log's sake
+        # Oldest first, as the heads were ordered: SQL does not promise a join keeps that order.
+        return sorted(rows, key=lambda r: r.sequence)
 
     async def finish(
         self, sequences: Sequence[int], status: str, now_ms: int, error: str | None = None
