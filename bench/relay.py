@@ -199,7 +199,7 @@ def produce(url: str, run: str, rate: int, seconds: int, out: str, first: int = 
 
 
 def lag(
-    url: str, rate: int, seconds: int, workdir: Path, producers: int = 1
+    url: str, rate: int, seconds: int, workdir: Path, producers: int
 ) -> tuple[float, float, int, int]:
     run = f"lag-{uuid.uuid4().hex[:6]}"
     arrivals = Arrivals(run)
