@@ -144,8 +144,14 @@ def _status(code: int, message: str) -> status_pb2.Status:
     return status_pb2.Status(code=code, message=message)
 
 
+MAX_CACHED_HANDLERS = 1_000
+
+
 class ErrorTranslationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Applies translate_errors to every unary and server-streaming handler of the server."""
+
+    def __init__(self) -> None:
+        self._translated: dict[grpc.RpcMethodHandler, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
@@ -155,6 +161,18 @@ class ErrorTranslationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[m
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
+        translated = self._translated.get(handler)
+        if translated is None:
+            # One wrapper per registered method, made once: a wrapper per call would live as long
+            # as its call (a WatchBasket stream may stay open for hours). Bounded, in case a
+            # generic handler makes a new handler per call.
+            translated = self._translate(handler)
+            if len(self._translated) < MAX_CACHED_HANDLERS:
+                self._translated[handler] = translated
+        return translated
+
+    @staticmethod
+    def _translate(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_stream is not None:
             # WatchBasket: a coroutine that writes its messages, so the same translation fits.
             return grpc.unary_stream_rpc_method_handler(

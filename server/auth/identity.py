@@ -13,7 +13,7 @@ class Role(StrEnum):
     SUPER_ADMIN = "ROLE_SUPER_ADMIN"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Identity:
     user_id: str
     collection_id: int

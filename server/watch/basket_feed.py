@@ -98,17 +98,19 @@ class Watcher:
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
 
-    async def next(self) -> pb.WatchBasketResponse | None:
-        """The next message to send; None once the stream should end."""
-        while not self._queue:
-            if self._end is not None:
-                return None
-            self._wakeup = asyncio.get_running_loop().create_future()
-            try:
-                await self._wakeup
-            finally:
-                self._wakeup = None
-        return self._queue.pop(0)
+    def pop(self) -> pb.WatchBasketResponse | None:
+        """The next message to send, if one waits."""
+        return self._queue.pop(0) if self._queue else None
+
+    def wakeup(self) -> asyncio.Future[None]:
+        """A future done when a message is offered or the stream should end. A plain future,
+        not a coroutine: an idle stream (the usual state) holds no frame of its own here."""
+        wakeup = self._wakeup
+        if wakeup is None or wakeup.done():
+            wakeup = self._wakeup = asyncio.get_running_loop().create_future()
+        if self._queue or self._end is not None:
+            wakeup.set_result(None)
+        return wakeup
 
     @property
     def ending(self) -> StreamEnd | None:
