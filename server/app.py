@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server import grpc_runtime
 from server.api import validation
 from server.api.basket_servicer import BasketServicer
 from server.api.cart_servicer import CartServicer
@@ -62,6 +63,8 @@ GC_YOUNG_THRESHOLD = 70_000
 
 
 async def serve(settings: Settings) -> None:
+    if grpc_runtime.grpc_imported_first:
+        log.warning("grpc was imported before the server package: GRPC_EXPERIMENTS not applied")
     start_mappers()
     validation.configure(settings.limits())
     verifier = token_verifier(settings)

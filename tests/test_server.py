@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -219,3 +220,28 @@ def test_limits_are_settings(tmp_path: Path) -> None:
             assert "address.city" in (too_long.value.details() or "")
     finally:
         server.stop()
+
+
+def test_grpc_experiments_are_set_before_grpc_is_imported_and_an_operators_choice_is_kept() -> None:
+    from server.grpc_runtime import experiments_setting
+
+    assert experiments_setting("") == "fuse_filters"
+    assert experiments_setting("tcp_rcv_lowat") == "tcp_rcv_lowat,fuse_filters"
+    assert experiments_setting("-fuse_filters") == "-fuse_filters"
+    assert experiments_setting(" fuse_filters ,x") == "fuse_filters,x"
+    # A process that starts the way `cartservice` does has the setting before grpc exists.
+    probe = (
+        "import sys, os; import server.app; "
+        "from server import grpc_runtime as r; "
+        "print(os.environ['GRPC_EXPERIMENTS'], r.grpc_imported_first)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "GRPC_EXPERIMENTS"}
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=Path(__file__).parents[1],
+    ).stdout.split()
+    assert out == ["fuse_filters", "False"]
