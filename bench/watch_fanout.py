@@ -7,6 +7,8 @@ opens --streams WatchBasket streams on one basket from --client-processes proces
 its share of --connections HTTP/2 connections, and reads the server's resident memory before and
 after. Then it makes one change and reports, per stream, the delay from the call's start to the
 arrival of the new version (the change's channel is connected beforehand): min, p50, p99, max.
+With --get-first each connection makes one GetBasket call before its streams, as a storefront
+does (grpc-core then sizes the calls of that connection from a finished one).
 Figures go to bench/README.md.
 """
 
