@@ -297,3 +297,38 @@ def test_page_token_of_another_listing_is_rejected(stub: CartServiceStub) -> Non
         pb.ListCartsRequest(collection_id=4982, user_id=user, page_token=page.next_page_token)
     )
     assert [c.id for c in rest.carts] == [second.id] and not rest.next_page_token
+
+
+def test_error_translation_wraps_each_method_once_and_bounds_what_it_keeps() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from server.api import errors
+
+    async def handler(request: Any, context: Any) -> Any:
+        return request
+
+    interceptor = errors.ErrorTranslationInterceptor()
+    details = SimpleNamespace(method="/x.v1.S/M", invocation_metadata=())
+    registered = grpc.unary_unary_rpc_method_handler(handler)
+
+    async def twice() -> tuple[Any, Any]:
+        async def continuation(_: Any) -> Any:
+            return registered
+
+        first = await interceptor.intercept_service(continuation, details)
+        return first, await interceptor.intercept_service(continuation, details)
+
+    first, second = asyncio.run(twice())
+    assert first is second  # no wrapper made per call (it would live as long as the call)
+    assert first is not registered and first.unary_unary is not handler
+
+    async def fresh_each_time(_: Any) -> Any:
+        return grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+
+    async def many() -> None:
+        for _ in range(errors.MAX_CACHED_HANDLERS + 50):
+            await interceptor.intercept_service(fresh_each_time, details)
+
+    asyncio.run(many())
+    assert len(interceptor._translated) == errors.MAX_CACHED_HANDLERS
