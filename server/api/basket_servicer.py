@@ -491,7 +491,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
         try:
             await self._offer_current(watcher, request.basket_id, request.from_version)
             # The loop stays in this frame, and an idle stream waits on a bare future: with
-            # 10,000 open streams every coroutine frame per stream costs ~0.25 KB each.
+            # 10,000 open streams, each coroutine frame kept per stream costs ~2.5 MB.
             while True:
                 message = watcher.pop()
                 if message is None:

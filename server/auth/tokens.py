@@ -105,7 +105,7 @@ class TokenVerifier:
 @functools.lru_cache(maxsize=64)
 def role_set(roles: tuple[str, ...]) -> frozenset[Role]:
     """One shared set per combination of roles: every open stream keeps its caller's identity,
-    and an empty frozenset alone is 216 bytes."""
+    and a frozenset of one role is 216 bytes."""
     return frozenset(Role(role) for role in roles)
 
 
