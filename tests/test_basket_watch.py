@@ -352,3 +352,31 @@ def test_shutdown_ends_open_watches_with_unavailable(impatient_server: ServerPro
 
     run(scenario, impatient_server.address)
     assert impatient_server.process.wait(15) == 0
+
+
+def test_a_watcher_wakes_for_an_offer_or_its_end_and_keeps_only_the_newest_snapshot() -> None:
+    from server.watch.basket_feed import Watcher
+
+    def snapshot(version: int) -> pb.WatchBasketResponse:
+        return pb.WatchBasketResponse(version=version, basket_updated={})
+
+    async def scenario() -> None:
+        watcher = Watcher("b-1", from_version=1)
+        waiting = watcher.wakeup()
+        assert watcher.pop() is None and not waiting.done()
+        watcher.offer_snapshot(snapshot(1), 1)  # not newer than the client's version
+        assert not waiting.done()
+        watcher.offer_snapshot(snapshot(2), 2)
+        watcher.offer_snapshot(snapshot(3), 3)  # replaces 2: versions skipped, never reordered
+        await asyncio.wait_for(waiting, 1)
+        assert [watcher.pop().version, watcher.pop()] == [3, None]  # type: ignore[union-attr]
+        watcher.offer_snapshot(snapshot(4), 4)
+        assert watcher.wakeup().done()  # a message already waits: no sleep
+        assert watcher.pop().version == 4  # type: ignore[union-attr]
+        waiting = watcher.wakeup()
+        watcher.end(False, "server shutting down")
+        await asyncio.wait_for(waiting, 1)
+        assert watcher.pop() is None and watcher.ending is not None
+        assert watcher.wakeup().done()  # an ended watcher never sleeps again
+
+    asyncio.run(scenario())
