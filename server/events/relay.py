@@ -82,7 +82,7 @@ class OutboxRelay:
 
     async def _skips_locked_rows(self) -> bool:
         async with self._sessions() as session:
-            return session.get_bind().dialect.name == "postgresql"
+            return OutboxRepository(session).is_postgresql()
 
     async def _run_destination(
         self, destination: str, publisher: Publisher, stop: asyncio.Event, backlog: asyncio.Event

@@ -149,10 +149,13 @@ class OutboxRepository:
           which at-least-once delivery under stable event ids already allows. It saves a disk
           flush (~2.5 ms here) per round.
         """
-        if self._is_postgresql():
+        if self.is_postgresql():
             await self._session.execute(_RELAY_ROUND_SETTINGS)
 
-    def _is_postgresql(self) -> bool:
+    def is_postgresql(self) -> bool:
+        """PostgreSQL: a claim locks its rows and skips those another relay holds (so several
+        relays can share a destination), rows are finished by one array parameter and a round
+        takes its own settings. SQLite has none of these (its writers take turns)."""
         return self._session.get_bind().dialect.name == "postgresql"
 
     async def claim(self, destination: str, now_ms: int, limit: int) -> list[PendingRow]:
@@ -163,7 +166,7 @@ class OutboxRepository:
         and while a failed row waits for its retry.
         """
         result = await self._session.execute(
-            _CLAIM_LOCKING if self._is_postgresql() else _CLAIM,
+            _CLAIM_LOCKING if self.is_postgresql() else _CLAIM,
             {"destination": destination, "now_ms": now_ms, "limit": limit},
         )
         rows = [PendingRow(r.sequence, r.event, r.attempts) for r in result]
@@ -175,7 +178,7 @@ class OutboxRepository:
     ) -> None:
         if sequences:
             await self._session.execute(
-                _FINISH_ARRAY if self._is_postgresql() else _FINISH,
+                _FINISH_ARRAY if self.is_postgresql() else _FINISH,
                 {
                     "sequences": list(sequences),
                     "new_status": status,
