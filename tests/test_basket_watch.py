@@ -133,6 +133,42 @@ def test_watching_an_unknown_basket_is_not_found(server: ServerProcess) -> None:
     run(scenario, server.address)
 
 
+def test_bad_watch_requests_get_a_clear_status_with_details(server: ServerProcess) -> None:
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    async def first_error(call: Any) -> grpc.aio.AioRpcError:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await call.read()
+        return raised.value
+
+    def violations(error: grpc.aio.AioRpcError) -> list[str]:
+        status = rpc_status.from_call(error)  # type: ignore[arg-type]
+        assert status is not None
+        request = error_details_pb2.BadRequest()
+        assert status.details[0].Unpack(request)
+        return [violation.field for violation in request.field_violations]
+
+    async def scenario(channel: grpc.aio.Channel, baskets: BasketServiceStub) -> None:
+        invalid = await first_error(
+            baskets.WatchBasket(pb.WatchBasketRequest(basket_id="", from_version=-1), metadata=md)
+        )
+        assert invalid.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert sorted(violations(invalid)) == ["basket_id", "from_version"]
+        raw = channel.unary_stream(
+            "/cartservice.basket.v1.BasketService/WatchBasket",
+            request_serializer=lambda b: b,
+            response_deserializer=pb.WatchBasketResponse.FromString,
+        )
+        undecodable = await first_error(raw(b"\xff\xff\xff", metadata=md))
+        assert undecodable.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert undecodable.details() == "request is not valid protobuf"
+        anonymous = await first_error(baskets.WatchBasket(pb.WatchBasketRequest(basket_id="b")))
+        assert anonymous.code() is grpc.StatusCode.UNAUTHENTICATED
+
+    run(scenario, server.address)
+
+
 def test_deleting_the_basket_tells_watchers_and_ends_the_stream(server: ServerProcess) -> None:
     async def scenario(channel: grpc.aio.Channel, baskets: BasketServiceStub) -> None:
         basket_id = await new_basket(baskets)
@@ -361,7 +397,7 @@ def test_a_watcher_wakes_for_an_offer_or_its_end_and_keeps_only_the_newest_snaps
         return pb.WatchBasketResponse(version=version, basket_updated={})
 
     async def scenario() -> None:
-        watcher = Watcher("b-1", from_version=1)
+        watcher = Watcher(from_version=1)
         waiting = watcher.wakeup()
         assert watcher.pop() is None and not waiting.done()
         watcher.offer_snapshot(snapshot(1), 1)  # not newer than the client's version
@@ -378,5 +414,31 @@ def test_a_watcher_wakes_for_an_offer_or_its_end_and_keeps_only_the_newest_snaps
         await asyncio.wait_for(waiting, 1)
         assert watcher.pop() is None and watcher.ending is not None
         assert watcher.wakeup().done()  # an ended watcher never sleeps again
+
+    asyncio.run(scenario())
+
+
+def test_a_watcher_keeps_notices_in_order_beside_the_newest_snapshot_and_ends_when_flooded() -> (
+    None
+):
+    from server.watch.basket_feed import MAX_QUEUED_NOTICES, Watcher
+
+    def notice(code: str) -> pb.WatchBasketResponse:
+        return pb.WatchBasketResponse(something_happened={"error_code": code})
+
+    async def scenario() -> None:
+        watcher = Watcher(from_version=0)
+        watcher.offer_notice(notice("UnavailableProduct"))
+        watcher.offer_snapshot(pb.WatchBasketResponse(version=1, basket_updated={}), 1)
+        watcher.offer_notice(notice("OrderWasProcessed"))
+        watcher.offer_snapshot(pb.WatchBasketResponse(version=2, basket_updated={}), 2)
+        sent = []
+        while (message := watcher.pop()) is not None:
+            sent.append(message.something_happened.error_code or message.version)
+        assert sent == ["UnavailableProduct", "OrderWasProcessed", 2]
+        for _ in range(MAX_QUEUED_NOTICES + 2):
+            watcher.offer_notice(notice("PromoCodeDoesntExist"))
+        assert watcher.ending is not None and not watcher.ending.ok
+        assert watcher.wakeup().done()
 
     asyncio.run(scenario())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf import any_pb2
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 ERROR_DOMAIN = "cartservice"
 
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def status_for(error: DomainError) -> status_pb2.Status:
@@ -109,35 +110,49 @@ def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], A
 def translate_errors(handler: Handler) -> Handler:
     async def translated(request: Any, context: grpc.aio.ServicerContext) -> Any:
         if isinstance(request, Undecodable):
-            violation = error_details_pb2.BadRequest.FieldViolation(
-                field="", description=request.problem
-            )
-            details = [_pack(error_details_pb2.BadRequest(field_violations=[violation]))]
-            status = status_pb2.Status(
-                code=code_pb2.INVALID_ARGUMENT,
-                message="request is not valid protobuf",
-                details=details,
-            )
-            await _abort(context, status)
+            await abort_undecodable(context, request)
         try:
             return await handler(request, context)
-        except grpc.aio.AbortError:
-            raise
-        except DomainError as error:
-            await _abort(context, status_for(error))
-        except (OperationalError, PoolTimeoutError) as error:
-            log.warning("database unavailable: %s", error.__class__.__name__)
-            await _abort(context, _status(code_pb2.UNAVAILABLE, "database unavailable; retry"))
-        except DBAPIError as error:
-            if error.connection_invalidated:
-                await _abort(context, _status(code_pb2.UNAVAILABLE, "database unavailable; retry"))
-            log.exception("database error")
-            await _abort(context, _status(code_pb2.INTERNAL, "internal error"))
-        except Exception:
-            log.exception("unexpected error")
-            await _abort(context, _status(code_pb2.INTERNAL, "internal error"))
+        except Exception as error:
+            await abort_for(context, error)
 
     return translated
+
+
+def translates_own_errors(method: F) -> F:
+    """Marks a handler that checks for Undecodable and answers its errors with abort_for
+    itself, so ErrorTranslationInterceptor adds no wrapper: a wrapper's coroutine frame lives
+    as long as the call (~0.3 KB for each open WatchBasket stream)."""
+    method.translates_own_errors = True  # type: ignore[attr-defined]
+    return method
+
+
+async def abort_undecodable(context: grpc.aio.ServicerContext, request: Undecodable) -> None:
+    violation = error_details_pb2.BadRequest.FieldViolation(field="", description=request.problem)
+    details = [_pack(error_details_pb2.BadRequest(field_violations=[violation]))]
+    status = status_pb2.Status(
+        code=code_pb2.INVALID_ARGUMENT, message="request is not valid protobuf", details=details
+    )
+    await _abort(context, status)
+
+
+async def abort_for(context: grpc.aio.ServicerContext, error: Exception) -> NoReturn:
+    """Ends the call with the status for what a handler raised (an abort passes through)."""
+    if isinstance(error, grpc.aio.AbortError):
+        raise error
+    if isinstance(error, DomainError):
+        await _abort(context, status_for(error))
+    elif isinstance(error, OperationalError | PoolTimeoutError):
+        log.warning("database unavailable: %s", error.__class__.__name__)
+        await _abort(context, _status(code_pb2.UNAVAILABLE, "database unavailable; retry"))
+    elif isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            await _abort(context, _status(code_pb2.UNAVAILABLE, "database unavailable; retry"))
+        log.error("database error", exc_info=error)
+    else:
+        log.error("unexpected error", exc_info=error)
+    await _abort(context, _status(code_pb2.INTERNAL, "internal error"))
+    raise AssertionError("context.abort returned")  # pragma: no cover  (abort always raises)
 
 
 def _status(code: int, message: str) -> status_pb2.Status:
@@ -175,8 +190,11 @@ class ErrorTranslationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[m
     def _translate(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_stream is not None:
             # WatchBasket: a coroutine that writes its messages, so the same translation fits.
+            method = handler.unary_stream
+            if not getattr(method, "translates_own_errors", False):
+                method = translate_errors(method)
             return grpc.unary_stream_rpc_method_handler(
-                translate_errors(handler.unary_stream),
+                method,
                 request_deserializer=tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )

@@ -50,18 +50,17 @@ class Watcher:
         "_end",
         "_queue",
         "_wakeup",
-        "basket_id",
         "last_version",
         "stalled",
         "task",
         "writing_since",
     )
 
-    def __init__(self, basket_id: str, from_version: int) -> None:
-        self.basket_id = basket_id
+    def __init__(self, from_version: int) -> None:
         # Highest version queued or sent: older snapshots are never offered again.
         self.last_version = from_version
-        self._queue: list[pb.WatchBasketResponse] = []
+        # None while nothing waits (an idle stream, the usual state, keeps no list).
+        self._queue: list[pb.WatchBasketResponse] | None = None
         self._wakeup: asyncio.Future[None] | None = None
         self._end: StreamEnd | None = None
         # Set by the stream around each write (loop time), read by the feed's stall sweep.
@@ -77,16 +76,21 @@ class Watcher:
         if self._queue:
             # Coalesce: only the newest snapshot waits.
             self._queue = [m for m in self._queue if not m.HasField("basket_updated")]
-        self._queue.append(message)
+            self._queue.append(message)
+        else:
+            self._queue = [message]
         self._wake()
 
     def offer_notice(self, message: pb.WatchBasketResponse) -> None:
         if self._end is not None:
             return
-        if len(self._queue) > MAX_QUEUED_NOTICES:
+        if self._queue is None:
+            self._queue = [message]
+        elif len(self._queue) > MAX_QUEUED_NOTICES:
             self.end(False, "watcher fell behind")
             return
-        self._queue.append(message)
+        else:
+            self._queue.append(message)
         self._wake()
 
     def end(self, ok: bool, message: str) -> None:
@@ -100,7 +104,13 @@ class Watcher:
 
     def pop(self) -> pb.WatchBasketResponse | None:
         """The next message to send, if one waits."""
-        return self._queue.pop(0) if self._queue else None
+        queue = self._queue
+        if not queue:
+            return None
+        message = queue.pop(0)
+        if not queue:
+            self._queue = None
+        return message
 
     def wakeup(self) -> asyncio.Future[None]:
         """A future done when a message is offered or the stream should end. A plain future,
@@ -139,19 +149,19 @@ class BasketFeed:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def subscribe(self, basket_id: str, from_version: int) -> Watcher:
-        watcher = Watcher(basket_id, from_version)
+        watcher = Watcher(from_version)
         self._watchers.setdefault(basket_id, set()).add(watcher)
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_stalled())
         return watcher
 
-    def unsubscribe(self, watcher: Watcher) -> None:
-        watchers = self._watchers.get(watcher.basket_id)
+    def unsubscribe(self, basket_id: str, watcher: Watcher) -> None:
+        watchers = self._watchers.get(basket_id)
         if watchers is not None:
             watchers.discard(watcher)
             if not watchers:
-                del self._watchers[watcher.basket_id]
-                self._latest.pop(watcher.basket_id, None)
+                del self._watchers[basket_id]
+                self._latest.pop(basket_id, None)
 
     def latest(self, basket_id: str) -> Snapshot | None:
         return self._latest.get(basket_id)
