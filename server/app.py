@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import logging
 import signal
@@ -105,7 +106,7 @@ async def serve(settings: Settings) -> None:
         background.append(asyncio.create_task(listener.run(background_stop)))
         await asyncio.wait_for(listener.listening.wait(), 30)
     _tune_garbage_collector()
-    await server.start()
+    await start_calls_in_empty_context(server)
     for service in ("", CART_SERVICE, BASKET_SERVICE):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     if relay:
@@ -126,6 +127,14 @@ async def serve(settings: Settings) -> None:
         await relay.close()
     await engine.dispose()
     log.info("stopped")
+
+
+async def start_calls_in_empty_context(server: grpc.aio.Server) -> None:
+    """grpc.aio runs each call in a task whose context is copied from the one server.start() ran
+    in. Started from an empty context, a call's context holds only what the call sets: nothing
+    of startup (the decimal module's context, say) is shared by all calls, and a WatchBasket
+    stream that has dropped its caller keeps no context entries of its own (~0.15 KB each)."""
+    await asyncio.create_task(server.start(), context=contextvars.Context())
 
 
 def _tune_garbage_collector() -> None:

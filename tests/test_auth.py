@@ -196,3 +196,29 @@ def test_es256_tokens_verify_with_a_pem_public_key_and_a_jwks(tmp_path: object) 
             verifier.verify(
                 jwt.encode(claims, "an-hs256-secret-of-thirty-two-chars", algorithm="HS256")
             )
+
+
+def test_a_forgotten_caller_leaves_nothing_in_the_context() -> None:
+    import contextvars
+
+    from server.auth.identity import Identity, Role, bind_caller, caller, forget_caller
+
+    def call() -> None:
+        before = len(contextvars.copy_context())
+        identity = Identity(user_id="u-1", collection_id=7, roles=frozenset({Role.USER}))
+        bind_caller(identity)
+        assert caller() is identity
+        assert len(contextvars.copy_context()) == before + 1
+        forget_caller()
+        with pytest.raises(LookupError):
+            caller()
+        assert len(contextvars.copy_context()) == before
+        forget_caller()  # nothing left to drop: harmless
+
+    contextvars.Context().run(call)
+    bound = contextvars.Context()
+    bound.run(bind_caller, Identity(user_id="u-2", collection_id=7, roles=frozenset()))
+    binding = bound.run(caller)
+    copied = bound.copy()
+    copied.run(forget_caller)  # bound in another context: reset refuses, and it stays
+    assert copied.run(caller) is binding and bound.run(caller) is binding

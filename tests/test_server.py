@@ -245,3 +245,37 @@ def test_grpc_experiments_are_set_before_grpc_is_imported_and_an_operators_choic
         cwd=Path(__file__).parents[1],
     ).stdout.split()
     assert out == ["fuse_filters", "False"]
+
+
+def test_calls_start_from_an_empty_context_whatever_startup_set() -> None:
+    import contextvars
+    from decimal import Decimal
+
+    from server.app import start_calls_in_empty_context
+
+    startup = contextvars.ContextVar("startup_setting")
+
+    async def names(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        return ",".join(sorted(var.name for var in contextvars.copy_context())).encode()
+
+    async def scenario() -> bytes:
+        startup.set("shared by every call?")
+        _ = Decimal("1.10") * 3  # sets the decimal module's context variable here
+        assert {var.name for var in contextvars.copy_context()} >= {"startup_setting"}
+        server = grpc.aio.server()
+        server.add_generic_rpc_handlers(
+            [
+                grpc.method_handlers_generic_handler(
+                    "t.S", {"Names": grpc.unary_unary_rpc_method_handler(names)}
+                )
+            ]
+        )
+        port = server.add_insecure_port("127.0.0.1:0")
+        await start_calls_in_empty_context(server)
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                return await channel.unary_unary("/t.S/Names")(b"")  # type: ignore[no-any-return]
+        finally:
+            await server.stop(None)
+
+    assert asyncio.run(scenario()) == b""

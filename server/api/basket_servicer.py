@@ -32,7 +32,7 @@ from server.api.cart_servicer import DELETE_RECEIPTS, epoch_ms
 from server.api.errors import Undecodable, abort_for, abort_undecodable, translates_own_errors
 from server.api.validation import Rule, Violations, limits
 from server.auth import access
-from server.auth.identity import caller
+from server.auth.identity import caller, forget_caller
 from server.domain import basket_lifecycle as basket
 from server.domain import cart_operations as ops
 from server.domain.basket_lifecycle import BASKET_NOT_FOUND, BasketState
@@ -498,6 +498,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
             sent_version = request.from_version
             try:
                 await self._offer_current(watcher, request.basket_id, request.from_version)
+                forget_caller()  # authorized; the feed needs no caller to offer changes
                 while True:
                     message = watcher.pop()
                     if message is None:

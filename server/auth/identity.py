@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+import contextlib
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -36,9 +37,38 @@ class Identity:
         return self.act_on_behalf_of_user or self.user_id
 
 
-current_identity: ContextVar[Identity] = ContextVar("current_identity")
+class _Binding:
+    """The caller and the token of the context-variable change that made it the caller, so a
+    long-lived call can drop it again (ContextVar.reset needs that token)."""
+
+    __slots__ = ("identity", "token")
+
+    def __init__(self, identity: Identity) -> None:
+        self.identity = identity
+        self.token: Token[_Binding] | None = None
+
+
+_current: ContextVar[_Binding] = ContextVar("current_identity")
+
+
+def bind_caller(identity: Identity) -> None:
+    """Makes `identity` the caller of the running RPC (the authentication interceptor's job)."""
+    binding = _Binding(identity)
+    binding.token = _current.set(binding)
 
 
 def caller() -> Identity:
     """The verified caller of the running RPC (set by the authentication interceptor)."""
-    return current_identity.get()
+    return _current.get().identity
+
+
+def forget_caller() -> None:
+    """Drops the caller from the running RPC's context. A WatchBasket stream, authorized when it
+    opened, may stay open for hours: its identity and the context entry holding it cost
+    ~0.25 KB per stream. Harmless if there is nothing to drop or the context is another's."""
+    binding = _current.get(None)
+    if binding is None or binding.token is None:
+        return
+    # Set in another context, or already reset: then it stays (memory only).
+    with contextlib.suppress(ValueError, RuntimeError):
+        _current.reset(binding.token)

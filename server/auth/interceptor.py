@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from server.auth.identity import current_identity
+from server.auth.identity import bind_caller
 from server.auth.tokens import TokenVerifier, Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class AuthenticationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
         # grpc.aio runs the interceptors and then the handler in the same task, so the identity
         # set here is the handler's: no wrapper per call (with 10,000 open WatchBasket streams, a
         # closure, a handler tuple and a coroutine frame kept ~0.6 KB per stream; bench/README.md).
-        current_identity.set(identity)
+        bind_caller(identity)
         return handler
 
 
