@@ -223,7 +223,7 @@ def run(arguments: argparse.Namespace, server: ServerProcess, change_address: st
           f"over {arguments.connections} connections in {open_seconds:.1f}s; errors: "
           f"{[e for _, errs in reports for e in errs][:3]}")  # fmt: skip
     print(f"server RSS: idle {idle_kib / 1024:.0f} MiB, with streams {loaded_kib / 1024:.0f} MiB "
-          f"→ {per_stream / 1024:.1f} KiB per open stream")  # fmt: skip
+          f"→ {per_stream / 1024:.1f} KiB ({per_stream:,.0f} B) per open stream")  # fmt: skip
     if delays:
         p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
         print(f"one change to {len(delays)} streams: min {delays[0] * 1000:.0f} ms, "

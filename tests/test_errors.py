@@ -332,3 +332,30 @@ def test_error_translation_wraps_each_method_once_and_bounds_what_it_keeps() -> 
 
     asyncio.run(many())
     assert len(interceptor._translated) == errors.MAX_CACHED_HANDLERS
+
+
+def test_a_stream_that_handles_its_own_errors_is_not_wrapped_and_keeps_a_compact_request() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from cartservice.basket.v1 import basket_service_pb2 as basket_pb
+
+    from server.api import errors
+    from server.api.basket_servicer import BasketServicer, WatchRequest
+
+    servicer = BasketServicer.__new__(BasketServicer)  # only the bound method is needed
+    registered = grpc.unary_stream_rpc_method_handler(
+        servicer.WatchBasket, request_deserializer=basket_pb.WatchBasketRequest.FromString
+    )
+    details = SimpleNamespace(method="/cartservice.basket.v1.BasketService/WatchBasket")
+
+    async def continuation(_: Any) -> Any:
+        return registered
+
+    handler = asyncio.run(
+        errors.ErrorTranslationInterceptor().intercept_service(continuation, details)
+    )
+    assert handler.unary_stream == servicer.WatchBasket  # no wrapper frame kept per stream
+    raw = basket_pb.WatchBasketRequest(basket_id="b-1", from_version=3).SerializeToString()
+    assert handler.request_deserializer(raw) == WatchRequest("b-1", 3)
+    assert isinstance(handler.request_deserializer(b"\xff\xff"), errors.Undecodable)

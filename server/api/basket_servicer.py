@@ -29,7 +29,13 @@ from sqlalchemy.exc import IntegrityError
 from server.api import convert
 from server.api.basket_convert import basket_message, updated_message
 from server.api.cart_servicer import DELETE_RECEIPTS, epoch_ms
-from server.api.errors import Undecodable, abort_for, abort_undecodable, translates_own_errors
+from server.api.errors import (
+    Undecodable,
+    abort_for,
+    abort_undecodable,
+    parses_request_with,
+    translates_own_errors,
+)
 from server.api.validation import Rule, Violations, limits
 from server.auth import access
 from server.auth.identity import caller, forget_caller
@@ -96,6 +102,20 @@ def _basket_id_only(request: Any) -> None:
     violations = Violations()
     _check_basket_id(violations, request.basket_id)
     violations.raise_if_any()
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRequest:
+    """What an open WatchBasket stream keeps of its request (grpc.aio holds the decoded request
+    until the call ends, possibly hours)."""
+
+    basket_id: str
+    from_version: int
+
+    @classmethod
+    def parse(cls, raw: bytes) -> WatchRequest:
+        message = pb.WatchBasketRequest.FromString(raw)
+        return cls(message.basket_id, message.from_version)
 
 
 class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
@@ -483,8 +503,9 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
     # ---- watching ----
 
     @translates_own_errors
+    @parses_request_with(WatchRequest.parse)
     async def WatchBasket(  # type: ignore[override]  # writes with context.write
-        self, request: pb.WatchBasketRequest, context: Context
+        self, request: WatchRequest, context: Context
     ) -> None:
         # One frame per open stream, and only this one: it translates its own errors instead of
         # running inside a wrapper's frame, runs its loop inline, and keeps no basket_id string
@@ -559,7 +580,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
             return Snapshot(message, cart.collection_id, cart.user_id)
 
 
-def _check_watch_request(request: pb.WatchBasketRequest) -> None:
+def _check_watch_request(request: WatchRequest) -> None:
     violations = Violations()
     _check_basket_id(violations, request.basket_id)
     if request.from_version < 0:

@@ -127,6 +127,19 @@ def translates_own_errors(method: F) -> F:
     return method
 
 
+def parses_request_with(parse: Callable[[bytes], Any]) -> Callable[[F], F]:
+    """Marks a handler whose request bytes `parse` decodes instead of the generated message
+    class (a DecodeError still becomes Undecodable). grpc.aio keeps the decoded request for as
+    long as the call: for a WatchBasket stream, a compact object instead of a protobuf message
+    and its arena (~0.4 KB per open stream)."""
+
+    def mark(method: F) -> F:
+        method.request_parser = parse  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
 async def abort_undecodable(context: grpc.aio.ServicerContext, request: Undecodable) -> None:
     violation = error_details_pb2.BadRequest.FieldViolation(field="", description=request.problem)
     details = [_pack(error_details_pb2.BadRequest(field_violations=[violation]))]
@@ -191,11 +204,12 @@ class ErrorTranslationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[m
         if handler.unary_stream is not None:
             # WatchBasket: a coroutine that writes its messages, so the same translation fits.
             method = handler.unary_stream
+            parse = getattr(method, "request_parser", None) or handler.request_deserializer
             if not getattr(method, "translates_own_errors", False):
                 method = translate_errors(method)
             return grpc.unary_stream_rpc_method_handler(
                 method,
-                request_deserializer=tolerant(handler.request_deserializer),
+                request_deserializer=tolerant(parse),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_unary is None:
