@@ -176,7 +176,9 @@ MAX_CACHED_HANDLERS = 1_000
 
 
 class ErrorTranslationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Applies translate_errors to every unary and server-streaming handler of the server."""
+    """Applies translate_errors to every unary and server-streaming handler of the server, except
+    one marked translates_own_errors, and decodes requests tolerantly (with the handler's own
+    parser if parses_request_with names one)."""
 
     def __init__(self) -> None:
         self._translated: dict[grpc.RpcMethodHandler, grpc.RpcMethodHandler] = {}
@@ -202,7 +204,8 @@ class ErrorTranslationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[m
     @staticmethod
     def _translate(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_stream is not None:
-            # WatchBasket: a coroutine that writes its messages, so the same translation fits.
+            # A coroutine that writes its messages, so the same translation fits; WatchBasket,
+            # open for hours, translates its own errors and keeps a compact request instead.
             method = handler.unary_stream
             parse = getattr(method, "request_parser", None) or handler.request_deserializer
             if not getattr(method, "translates_own_errors", False):
