@@ -147,7 +147,8 @@ async def drain_rate(
         async with sessions() as session, session.begin():
             outbox = OutboxRepository(session)
             for n in range(start, min(start + 1000, count)):
-                await outbox.add(event(n, run), 0)
+                outbox.add(event(n, run), 0)
+            await outbox.write()
     relay = OutboxRelay(
         sessions,
         {RABBITMQ: RabbitMqPublisher(RABBITMQ_URL)},

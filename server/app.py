@@ -31,7 +31,6 @@ from server.events.setup import describe as describe_destinations
 from server.events.setup import outbox_relay
 from server.store.database import create_engine, database_url, session_factory
 from server.store.demo_catalog import catalog_is_empty, load_demo_catalog
-from server.store.mapping import start_mappers
 from server.store.migrate import upgrade_to_head
 from server.store.outbox import OUTBOX_CHANNEL
 from server.store.unit_of_work import UnitOfWorkFactory
@@ -66,7 +65,6 @@ GC_YOUNG_THRESHOLD = 70_000
 async def serve(settings: Settings) -> None:
     if grpc_runtime.grpc_imported_first:
         log.warning("grpc was imported before the server package: GRPC_EXPERIMENTS not applied")
-    start_mappers()
     validation.configure(settings.limits())
     verifier = token_verifier(settings)
     url = database_url(settings.database_url, settings.data_dir)
@@ -87,7 +85,7 @@ async def serve(settings: Settings) -> None:
         lambda basket_id: basket_servicer.snapshot_for_feed(basket_id),
         stall_seconds=settings.watch_stall_seconds,
     )
-    units = UnitOfWorkFactory(sessions, local_fan_out=None if on_postgres else feed.publish)
+    units = UnitOfWorkFactory(engine, local_fan_out=None if on_postgres else feed.publish)
     basket_servicer = BasketServicer(units, feed, on_commit=on_commit)
     cart_service_pb2_grpc.add_CartServiceServicer_to_server(
         CartServicer(units, on_commit=on_commit), server
@@ -192,7 +190,6 @@ async def _load_demo_catalog(
 
 async def run_relay(settings: Settings) -> None:
     """`cartservice relay`: the outbox relay alone, until SIGTERM/SIGINT."""
-    start_mappers()
     url = database_url(settings.database_url, settings.data_dir)
     # A connection per destination loop and one for pruning: none opened and closed per round.
     engine = create_engine(url, pool_size=2 * max(1, settings.relay_workers) + 1)

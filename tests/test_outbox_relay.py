@@ -136,7 +136,8 @@ def test_sent_rows_are_pruned_after_the_retention_and_pending_ones_never(postgre
         async with sessions() as session, session.begin():
             outbox = OutboxRepository(session)
             for n, created in ((1, 1_000), (2, 2_000), (3, 3_000)):
-                await outbox.add(_event(900_000_000 + n), created)
+                outbox.add(_event(900_000_000 + n), created)
+            await outbox.write()
             rows = (
                 (
                     await session.execute(
@@ -229,7 +230,8 @@ def test_helpers_drain_a_backlog_with_the_loop_once_each_in_commit_order_per_car
         async with sessions() as session, session.begin():
             outbox = OutboxRepository(session)
             for n in range(carts * per_cart):
-                await outbox.add(_item_created(cart_id=1 + n % carts, item_id=n), 0)
+                outbox.add(_item_created(cart_id=1 + n % carts, item_id=n), 0)
+            await outbox.write()
         publisher = CountingPublisher(RabbitMqPublisher(RABBITMQ_URL), counts)
         # Batches of 10 over 600 rows: the loop's rounds come back full, so the helpers join in.
         relay = OutboxRelay(

@@ -140,15 +140,13 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
     async def _load(
         uow: UnitOfWork, basket_id: str, *, for_update: bool = False
     ) -> tuple[BasketState, Cart]:
-        state = await uow.baskets.get(basket_id)
-        cart = await uow.carts.get(state.cart_id, for_update=for_update)
+        state, cart = await uow.baskets.with_cart(basket_id, for_update=for_update)
+        if for_update:
+            uow.carts.track(cart)
         try:
             access.authorize_cart(caller(), cart)
         except NotFound:
             raise NotFound("basket", basket_id, reason=BASKET_NOT_FOUND) from None
-        if for_update:
-            # Read again under the cart's lock: every basket change holds it.
-            state = await uow.baskets.get(basket_id)
         return basket.with_cart(state, cart), cart
 
     @staticmethod
@@ -198,11 +196,11 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
         identity = caller()
         for request, respond in outcome.cart_events:
             event = build_cart_event(request, respond(), cart, identity, stamp.now_ms)
-            await uow.outbox.add(event, stamp.now_ms)
+            uow.outbox.add(event, stamp.now_ms)
         names = [*outcome.lifecycle, *([basket_events.BASKET_UPDATED] if updated else [])]
         for name in names:
             event = basket_events.build_basket_event(name, message, cart, identity, stamp.now_ms)
-            await uow.outbox.add(event, stamp.now_ms)
+            uow.outbox.add(event, stamp.now_ms)
 
     async def _tell_watchers_of(self, error: DomainError, basket_id: str, version: int) -> None:
         """A failed call's seed error code, as SomethingHappened, once the caller was authorized
@@ -241,6 +239,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
             cart.user_id, cart.collection_id = access.new_cart_owner(identity)
             stamp = self._stamp()
             ops.new_cart(cart, stamp)
+            cart.basket_id = request.basket_id
             uow.carts.add(cart)
             await uow.carts.flush()
             assert cart.id is not None
@@ -276,7 +275,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
         self, request: pb.GetBasketRequest, context: Context
     ) -> pb.GetBasketResponse:
         _basket_id_only(request)
-        async with self._units() as uow:
+        async with self._units.reading() as uow:
             state, cart = await self._load(uow, request.basket_id)
             return pb.GetBasketResponse(basket=await self._message(uow, state, cart))
 
@@ -553,7 +552,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
         thousands of reconnecting watchers cost little), else a read."""
         snapshot = self._feed.latest(basket_id)
         if snapshot is None:
-            async with self._units() as uow:
+            async with self._units.reading() as uow:
                 state, cart = await self._load(uow, basket_id)
                 message = updated_message(await self._message(uow, state, cart))
             snapshot = Snapshot(message, cart.collection_id, cart.user_id)
@@ -569,12 +568,9 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
 
     async def snapshot_for_feed(self, basket_id: str) -> Snapshot | None:
         """The feed's read of a changed basket (its watchers were authorized when subscribing)."""
-        async with self._units() as uow:
-            state = await uow.baskets.find(basket_id)
-            if state is None:
-                return None
+        async with self._units.reading() as uow:
             try:
-                cart = await uow.carts.get(state.cart_id)
+                state, cart = await uow.baskets.with_cart(basket_id)
             except NotFound:
                 return None
             message = updated_message(await self._message(uow, basket.with_cart(state, cart), cart))

@@ -144,10 +144,11 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
     @staticmethod
     async def _basket_of(uow: UnitOfWork, cart: Cart) -> BasketState | None:
         """The basket this cart holds, if any; a basket's lifecycle rules bind cart calls too."""
-        assert cart.id is not None
-        basket = await uow.baskets.of_cart(cart.id)
-        if basket is not None:
-            basket_lifecycle.ensure_mutable(basket)
+        if cart.basket_id is None:
+            return None
+        # Read after the cart's row lock is held: every basket change holds it too.
+        basket = await uow.baskets.get(cart.basket_id)
+        basket_lifecycle.ensure_mutable(basket)
         return basket
 
     async def _change(
@@ -177,10 +178,10 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         self, uow: UnitOfWork, request: Any, response: Message, cart: Cart, stamp: Stamp
     ) -> None:
         event = build_cart_event(request, response, cart, caller(), stamp.now_ms)
-        await uow.outbox.add(event, stamp.now_ms)
+        uow.outbox.add(event, stamp.now_ms)
 
     async def _read(self, cart_id: int) -> Cart:
-        async with self._units() as uow:
+        async with self._units.reading() as uow:
             return await self._load(uow, cart_id)
 
     async def _delete(
@@ -234,7 +235,7 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         after_id = _decode_page_token(request.page_token, scope, violations)
         violations.raise_if_any()
         limit = request.page_size or DEFAULT_PAGE_SIZE
-        async with self._units() as uow:
+        async with self._units.reading() as uow:
             carts = await uow.carts.list_for_user(*scope, after_id=after_id, limit=limit + 1)
         next_token = _page_token(scope, carts[limit - 1].id) if len(carts) > limit else ""
         return pb.ListCartsResponse(

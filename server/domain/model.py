@@ -1,4 +1,4 @@
-"""The cart aggregate: plain dataclasses, mapped to tables by server.store (imperative mapping).
+"""The cart aggregate: plain dataclasses, stored by server.store as one document per cart.
 
 Field names are those of the protobuf contract. Fields marked `server_set` are assigned by the
 service and ignored when a client sends them.
@@ -184,3 +184,5 @@ class Cart:
     updated_time: int = server_set(0)
     # Bumped by every committed change; lets readers tell two states of a cart apart.
     version: int = server_set(0)
+    # The storefront basket this cart holds, if any (its lifecycle binds cart changes too).
+    basket_id: str | None = server_set()

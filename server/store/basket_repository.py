@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.basket_lifecycle import (
     BASKET_NOT_FOUND,
@@ -18,8 +18,19 @@ from server.domain.basket_lifecycle import (
 )
 from server.domain.basket_pricing import PromoCode
 from server.domain.errors import FailedPrecondition, NotFound
-from server.store.tables import baskets, products, promo_codes, stock_reservations
+from server.domain.model import Cart
+from server.store.documents import decode_cart
+from server.store.tables import baskets, carts, products, promo_codes, stock_reservations
 
+_CART_COLUMNS = ("id", "collection_id", "user_id", "status", "version", "created_time",
+                 "updated_time", "document")  # fmt: skip
+_WITH_CART = (
+    select(baskets, *(carts.c[name] for name in _CART_COLUMNS))
+    .select_from(baskets.join(carts, carts.c.id == baskets.c.cart_id))
+    .where(baskets.c.basket_id == bindparam("basket_id"))
+)
+# Both rows: a change of the basket's state holds them until it commits.
+_WITH_CART_FOR_UPDATE = _WITH_CART.with_for_update()
 RESERVED = "reserved"
 SOLD = "sold"
 
@@ -50,7 +61,7 @@ def _columns(state: BasketState) -> dict[str, Any]:
 
 
 class BasketRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncConnection) -> None:
         self._session = session
 
     async def find(self, basket_id: str) -> BasketState | None:
@@ -65,11 +76,15 @@ class BasketRepository:
             raise NotFound("basket", basket_id, reason=BASKET_NOT_FOUND)
         return state
 
-    async def of_cart(self, cart_id: int) -> BasketState | None:
-        row = (
-            await self._session.execute(select(baskets).where(baskets.c.cart_id == cart_id))
-        ).one_or_none()
-        return _state(row) if row else None
+    async def with_cart(
+        self, basket_id: str, *, for_update: bool = False
+    ) -> tuple[BasketState, Cart]:
+        """The basket and its cart in one statement; `for_update` locks both rows."""
+        statement = _WITH_CART_FOR_UPDATE if for_update else _WITH_CART
+        row = (await self._session.execute(statement, {"basket_id": basket_id})).one_or_none()
+        if row is None:
+            raise NotFound("basket", basket_id, reason=BASKET_NOT_FOUND)
+        return _state(row), decode_cart(row.document, row, basket_id)
 
     async def add(self, state: BasketState) -> None:
         await self._session.execute(
@@ -114,7 +129,7 @@ class BasketRepository:
                 .where(products.c.id == product_id, products.c.stock >= quantity)
                 .values(stock=products.c.stock - quantity)
             )
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
+            if taken.rowcount != 1:
                 raise FailedPrecondition(
                     f"product {product_id}: fewer than {quantity} left in stock",
                     UNAVAILABLE_PRODUCT,

@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+# Execution option of a connection that only reads (server.store.unit_of_work).
+READ_ONLY = "cartservice_read_only"
+
 
 def database_url(url: str, data_dir: Path) -> URL:
     """The configured URL, or the embedded SQLite file in the data directory when none is set."""
@@ -28,15 +31,16 @@ def database_url(url: str, data_dir: Path) -> URL:
     return parsed
 
 
-def create_engine(url: URL, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: URL, *, pool_size: int = 10, foreign_keys: bool = True) -> AsyncEngine:
+    """`foreign_keys=False` only for migrations on SQLite, which rebuild tables (see migrate)."""
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(url, connect_args={"timeout": 30})
-        _serialize_sqlite_writers(engine)
+        _serialize_sqlite_writers(engine, foreign_keys)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
 
 
-def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
+def _serialize_sqlite_writers(engine: AsyncEngine, foreign_keys: bool) -> None:
     """Take SQLite's write lock at BEGIN, so two read-then-write transactions never interleave.
 
     pysqlite's own transaction handling begins lazily at the first write; a cart change reads the
@@ -47,14 +51,16 @@ def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA busy_timeout = 30000")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read takes no lock at BEGIN: in WAL mode it sees one committed state meanwhile.
+        deferred = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

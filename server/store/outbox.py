@@ -23,7 +23,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 
 from server.store.tables import outbox_events
@@ -124,6 +124,7 @@ def _finish_statements() -> tuple[Update, Update]:
 
 
 _FINISH, _FINISH_ARRAY = _finish_statements()
+_INSERT = insert(outbox_events)
 _RELAY_ROUND_SETTINGS = text(
     "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
     " set_config('synchronous_commit', 'off', true)"
@@ -131,12 +132,19 @@ _RELAY_ROUND_SETTINGS = text(
 
 
 class OutboxRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession | AsyncConnection) -> None:
         self._session = session
+        self._pending: list[dict[str, object]] = []
 
-    async def add(self, event: ev.CartEvent, now_ms: int) -> None:
-        """Writes the event for each destination, in the caller's transaction."""
-        await self._session.execute(insert(outbox_events), outbox_rows(event, now_ms))
+    def add(self, event: ev.CartEvent, now_ms: int) -> None:
+        """Queues the event's rows for each destination; `write` inserts them."""
+        self._pending.extend(outbox_rows(event, now_ms))
+
+    async def write(self) -> None:
+        """Inserts every queued row in one statement, in the caller's transaction."""
+        if self._pending:
+            rows, self._pending = self._pending, []
+            await self._session.execute(_INSERT, rows)
 
     async def settle_relay_round(self) -> None:
         """Settings for a relay round's transaction (PostgreSQL), taken before its claim.
@@ -156,7 +164,10 @@ class OutboxRepository:
         """PostgreSQL: a claim locks its rows and skips those another relay holds (so several
         relays can share a destination), rows are finished by one array parameter and a round
         takes its own settings. SQLite has none of these (its writers take turns)."""
-        return self._session.get_bind().dialect.name == "postgresql"
+        session = self._session
+        if isinstance(session, AsyncConnection):
+            return session.dialect.name == "postgresql"
+        return session.get_bind().dialect.name == "postgresql"
 
     async def claim(self, destination: str, now_ms: int, limit: int) -> list[PendingRow]:
         """Due rows that head their cart's queue, locked until the transaction ends.

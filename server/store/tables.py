@@ -5,9 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
-    Boolean,
     CheckConstraint,
     Column,
     Enum,
@@ -18,12 +16,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 
-from server.domain.model import CartStatus, ChargeLevel, ChargeType, ContactMethod
+from server.domain.model import CartStatus
 from server.store.types import ExactDecimal
 
 metadata = MetaData(
@@ -37,10 +35,8 @@ metadata = MetaData(
 
 # 64-bit ids; SQLite only auto-increments an INTEGER PRIMARY KEY.
 Id = BigInteger().with_variant(Integer(), "sqlite")
-Properties = JSON().with_variant(JSONB(), "postgresql")
 SHORT = 64
 TEXT = 256
-LONG = 1024
 
 
 def _enum(enum_class: type[StrEnum]) -> Enum:
@@ -52,160 +48,30 @@ def _id() -> Column[int]:
     return Column("id", Id, primary_key=True, autoincrement=True)
 
 
-def _cart_ref() -> Column[int]:
-    return Column(
-        "cart_id", Id, ForeignKey("carts.id", ondelete="CASCADE"), nullable=False, index=True
-    )
-
-
-shippings = Table(
-    "shippings",
-    metadata,
-    _id(),
-    Column("type", String(TEXT), nullable=False),
-    Column("selected_method", String(TEXT), nullable=False),
-    Column("delivery_on_or_before", BigInteger, nullable=False),
-    Column("delivery_instructions", String(LONG), nullable=False),
-    Column("shipping_version", BigInteger, nullable=False),
-)
-
-addresses = Table(
-    "addresses",
-    metadata,
-    _id(),
-    *(
-        Column(name, String(TEXT), nullable=False)
-        for name in (
-            "first_name", "last_name", "middle_name", "company_name", "address_line1",
-            "address_line2", "address_line3", "city", "state", "county", "country", "zip",
-            "email", "phone", "mobile", "store_id", "profile_address_id",
-        )
-    ),
-    Column("can_receive_sms", Boolean, nullable=False),
-    Column("address_version", BigInteger, nullable=False),
-)  # fmt: skip
-
 carts = Table(
     "carts",
     metadata,
     _id(),
+    # The owner and the state lookups need; everything else of the cart is in `document`.
     Column("collection_id", BigInteger, nullable=False),
     Column("user_id", String(SHORT), nullable=False),
-    Column("accounts_id", BigInteger, nullable=False),
     Column("status", _enum(CartStatus), nullable=False),
-    Column("type", String(SHORT), nullable=False),
-    Column("custom_properties", Properties, nullable=False),
-    Column("shipping_id", Id, ForeignKey("shippings.id"), index=True),
-    Column("address_id", Id, ForeignKey("addresses.id"), index=True),
-    Column("created_by", String(SHORT), nullable=False),
-    Column("created_time", BigInteger, nullable=False),
-    Column("updated_by", String(SHORT), nullable=False),
-    Column("updated_time", BigInteger, nullable=False),
     Column("version", BigInteger, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    # The aggregate as JSON text (server.store.documents): items, skus, payments, shipping, …
+    Column("document", Text, nullable=False),
     # ListCarts: a user's carts in a collection, in id order.
     Index(None, "collection_id", "user_id", "id"),
 )
 
-cart_items = Table(
-    "cart_items",
+# The next free part id on SQLite (server.store.ids); PostgreSQL uses the sequence
+# cart_part_ids instead and leaves this table empty.
+part_id_blocks = Table(
+    "part_id_blocks",
     metadata,
-    _id(),
-    _cart_ref(),
-    Column("quantity", Integer, nullable=False),
-    Column("quantity_v2", ExactDecimal, nullable=False),
-    Column("fulfillment_date", BigInteger, nullable=False),
-    Column("custom_properties", Properties, nullable=False),
-    Column("shipping_id", Id, ForeignKey("shippings.id"), index=True),
-    Column("address_id", Id, ForeignKey("addresses.id"), index=True),
-    Column("created_by", String(SHORT), nullable=False),
-    Column("created_time", BigInteger, nullable=False),
-    Column("updated_by", String(SHORT), nullable=False),
-    Column("updated_time", BigInteger, nullable=False),
-)
-
-skus = Table(
-    "skus",
-    metadata,
-    _id(),
-    Column(
-        "item_id", Id, ForeignKey("cart_items.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
-    Column("sku_id", String(SHORT), nullable=False),
-    Column("product_id", String(SHORT), nullable=False),
-    Column("bundle_sku_type", String(SHORT), nullable=False),
-    Column("optional_sku_quantity", Integer, nullable=False),
-    Column("price", ExactDecimal, nullable=False),
-    Column("sku_quantity", Integer, nullable=False),
-    Column("sku_quantity_v2", ExactDecimal, nullable=False),
-    Column("optional_sku_quantity_v2", ExactDecimal, nullable=False),
-)
-
-payments = Table(
-    "payments",
-    metadata,
-    _id(),
-    _cart_ref(),
-    Column("payment_id", String(TEXT), nullable=False),
-    Column("payment_item_id", String(TEXT), nullable=False),
-    Column("transaction_id", String(TEXT), nullable=False),
-    Column("amount", ExactDecimal, nullable=False),
-    Column("currency", String(8), nullable=False),
-    Column("payment_type", String(SHORT), nullable=False),
-)
-
-promotions = Table(
-    "promotions",
-    metadata,
-    _id(),
-    _cart_ref(),
-    Column("promo_code", String(SHORT), nullable=False),
-    Column("name", String(TEXT), nullable=False),
-    Column("created_by", String(SHORT), nullable=False),
-    UniqueConstraint("cart_id", "promo_code"),
-)
-
-communication_preferences = Table(
-    "communication_preferences",
-    metadata,
-    Column("cart_id", Id, ForeignKey("carts.id", ondelete="CASCADE"), primary_key=True),
-    Column("first_name", String(TEXT), nullable=False),
-    Column("last_name", String(TEXT), nullable=False),
-    Column("email", String(TEXT), nullable=False),
-    Column("phone", String(SHORT), nullable=False),
-    Column("contact_method", _enum(ContactMethod)),
-    Column("zip_code", String(SHORT), nullable=False),
-)
-
-other_charges = Table(
-    "other_charges",
-    metadata,
-    _id(),
-    _cart_ref(),
-    Column("item_id", Id, ForeignKey("cart_items.id", ondelete="CASCADE"), index=True),
-    Column("name", String(TEXT), nullable=False),
-    Column("description", String(LONG), nullable=False),
-    Column("charge_value", ExactDecimal, nullable=False),
-    Column("charge_against", String(SHORT), nullable=False),
-    Column("taxable", Boolean, nullable=False),
-    Column("type", _enum(ChargeLevel)),
-    Column("charge_type", _enum(ChargeType)),
-    Column("charge_source", String(SHORT), nullable=False),
-    Column("charge_value_overridable", Boolean, nullable=False),
-    Column("waive_overridable", Boolean, nullable=False),
-    Column("waived_by_default", Boolean, nullable=False),
-    Column("created_by", String(SHORT), nullable=False),
-    Column("updated_by", String(SHORT)),
-)
-
-loyalty_details = Table(
-    "loyalty_details",
-    metadata,
-    _id(),
-    _cart_ref(),
-    Column("value", ExactDecimal, nullable=False),
-    Column("points", ExactDecimal, nullable=False),
-    Column("type", String(SHORT), nullable=False),
-    Column("value_type", String(SHORT), nullable=False),
+    Column("name", String(SHORT), primary_key=True),
+    Column("next_id", BigInteger, nullable=False),
 )
 
 # The transactional outbox: one row per event and destination, written in the transaction of the
