@@ -120,7 +120,11 @@ def test_decimal_round_trip_is_canonical(text: str, expected: str) -> None:
     assert parsed is not None and decimal_text(parsed) == expected and not violations.found
 
 
-@pytest.mark.parametrize("text", ["", "1e3", "1.23456", "NaN", "1,5", "12345678901234567", " . "])
+@pytest.mark.parametrize(
+    "text",
+    ["", "1e3", "1.23456", "NaN", "1,5", "12345678901234567", " . ", " 10", "10 ", "\u0661\u0660",
+     "1\u00b2", "+1", "10.", ".5"],
+)  # fmt: skip
 def test_malformed_decimals_are_violations(text: str) -> None:
     violations = Violations()
     assert violations.parse_decimal("price", text) is None
@@ -138,3 +142,17 @@ def test_a_cart_holds_at_most_max_items() -> None:
         ops.add_items(cart, [CartItem(skus=[Sku()])], STAMP, max_items=3)
     assert raised.value.violations[0].field == "items"
     assert len(cart.items) == 3
+
+
+def test_a_patch_that_parks_the_cart_applies_its_other_fields_too() -> None:
+    cart = cart_with("1")
+    ops.patch_cart(cart, {"status": CartStatus.INACTIVE, "accounts_id": 10}, STAMP)
+    assert (cart.status, cart.accounts_id) == (CartStatus.INACTIVE, 10)
+    with pytest.raises(FailedPrecondition):
+        ops.patch_cart(cart, {"accounts_id": 11}, STAMP)  # parked: fields stay
+    ops.patch_cart(cart, {"status": CartStatus.ACTIVE, "accounts_id": 12}, STAMP)  # re-opens
+    assert (cart.status, cart.accounts_id) == (CartStatus.ACTIVE, 12)
+    ops.patch_cart(cart, {"status": CartStatus.CHECKED_OUT}, STAMP)
+    with pytest.raises(FailedPrecondition):
+        ops.patch_cart(cart, {"status": CartStatus.ACTIVE, "type": "x"}, STAMP)  # final
+    assert (cart.status, cart.type) == (CartStatus.CHECKED_OUT, "")

@@ -359,3 +359,19 @@ def test_a_stream_that_handles_its_own_errors_is_not_wrapped_and_keeps_a_compact
     raw = basket_pb.WatchBasketRequest(basket_id="b-1", from_version=3).SerializeToString()
     assert handler.request_deserializer(raw) == WatchRequest("b-1", 3)
     assert isinstance(handler.request_deserializer(b"\xff\xff"), errors.Undecodable)
+
+
+def test_a_known_field_sent_with_another_wire_type_is_undecodable_and_unknown_fields_pass() -> None:
+    from server.api import errors
+
+    decode = errors.tolerant(pb.CreateCartRequest.FromString)
+    assert decode is not None
+    wrong = decode(b"\x08\x01")  # field 1 (`cart`, a message) sent as a varint
+    assert isinstance(wrong, errors.Undecodable) and "cart" in wrong.problem
+    item = r.CartItem(quantity=1).SerializeToString() + b"\x38\x05"  # skus (7) as a varint
+    cart = r.Cart(type="t").SerializeToString() + b"\x5a" + bytes([len(item)]) + item  # items
+    nested = b"\x0a" + bytes([len(cart)]) + cart
+    found = decode(nested)
+    assert isinstance(found, errors.Undecodable) and "cart.items[0].skus" in found.problem
+    newer_client = pb.CreateCartRequest(cart=r.Cart(type="t")).SerializeToString() + b"\xf8\x06\x01"
+    assert isinstance(decode(newer_client), pb.CreateCartRequest)  # field 111: not ours, ignored

@@ -180,10 +180,6 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         event = build_cart_event(request, response, cart, caller(), stamp.now_ms)
         uow.outbox.add(event, stamp.now_ms)
 
-    async def _read(self, cart_id: int) -> Cart:
-        async with self._units.reading() as uow:
-            return await self._load(uow, cart_id)
-
     async def _delete(
         self, request: Any, operation: Callable[[Cart, Stamp], None], response: Callable[..., R]
     ) -> R:
@@ -218,8 +214,10 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
 
     async def GetCart(self, request: pb.GetCartRequest, context: Context) -> pb.GetCartResponse:
         require_ids(cart_id=request.cart_id)
-        cart = await self._read(request.cart_id)
-        return pb.GetCartResponse(cart=convert.to_proto(cart, resources.Cart))
+        async with self._units.reading() as uow:
+            cart = await uow.carts.get_message(request.cart_id)
+        access.authorize_owner(caller(), cart.collection_id, cart.user_id, "cart", cart.id)
+        return pb.GetCartResponse(cart=cart)
 
     async def ListCarts(
         self, request: pb.ListCartsRequest, context: Context
@@ -239,7 +237,7 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
             carts = await uow.carts.list_for_user(*scope, after_id=after_id, limit=limit + 1)
         next_token = _page_token(scope, carts[limit - 1].id) if len(carts) > limit else ""
         return pb.ListCartsResponse(
-            carts=[convert.to_proto(c, resources.Cart) for c in carts[:limit]],
+            carts=carts[:limit],
             next_page_token=next_token,
         )
 

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 from cartservice.cart.v1 import calculation_pb2 as pb
 
-from server.api.convert import decimal_message
 from server.api.validation import rule_for
 from server.domain.model import Cart
 from server.domain.pricing import ZERO, CartPrice, LinePrice
+from server.store.messages import decimal_message
 
 
 def cart_checkout(cart: Cart, price: CartPrice) -> pb.CartCheckout:

@@ -7,22 +7,27 @@ few special cases below.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import MISSING, fields
-from datetime import UTC, datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from cartservice.type.v1 import decimal_pb2
 from google.protobuf import field_mask_pb2
-from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
-from google.protobuf.message_factory import GetMessageClass
 
 from server.api.validation import Violations, limits, rule_for
 from server.domain import model
+from server.domain.cart_operations import item_time_text as java_date_text
+from server.store.messages import (
+    decimal_message,
+    decimal_text,
+    enum_prefix,
+    is_map,
+    to_proto,
+)
+
+__all__ = ["decimal_message", "decimal_text", "java_date_text", "to_proto"]
 
 DOMAIN_CLASSES: dict[str, type] = {
     cls.__name__: cls
@@ -65,7 +70,7 @@ def read_field(message: Message, name: str, path: str, violations: Violations) -
     descriptor = message.DESCRIPTOR.fields_by_name[name]
     rule = rule_for(message.DESCRIPTOR.name, name)
     value = getattr(message, name)
-    if _is_map(descriptor):
+    if is_map(descriptor):
         violations.check_properties(path, value)
         return dict(value)
     if descriptor.is_repeated:
@@ -106,7 +111,7 @@ def _read_enum(
         if required:
             violations.add(path, "is required")
         return None
-    return DOMAIN_ENUMS[enum.name](value.name.removeprefix(_enum_prefix(enum)))
+    return DOMAIN_ENUMS[enum.name](value.name.removeprefix(enum_prefix(enum)))
 
 
 def changes_from_mask(
@@ -154,73 +159,7 @@ def _default_of(cls: type, name: str) -> Any:
     return spec.default
 
 
-# ---- domain → proto ----
-
-
-def to_proto(obj: object, message_class: type[M]) -> M:
-    message = message_class()
-    for descriptor in message.DESCRIPTOR.fields:
-        value = getattr(obj, descriptor.name, None)
-        if value is not None:
-            _write_field(message, descriptor, value)
-    return message
-
-
-def _write_field(message: Message, descriptor: Any, value: Any) -> None:
-    name = descriptor.name
-    target = getattr(message, name)
-    if _is_map(descriptor):
-        target.update(value)
-    elif descriptor.is_repeated:
-        element_class = GetMessageClass(descriptor.message_type)
-        target.extend(to_proto(element, element_class) for element in value)
-    elif descriptor.message_type is DECIMAL:
-        target.value = decimal_text(value)
-    elif descriptor.message_type is not None:
-        target.CopyFrom(to_proto(value, GetMessageClass(descriptor.message_type)))
-    elif descriptor.enum_type is not None:
-        enum = descriptor.enum_type
-        setattr(message, name, enum.values_by_name[_enum_prefix(enum) + value.value].number)
-    elif descriptor.type == FieldDescriptor.TYPE_STRING and isinstance(value, int):
-        # Item times are epoch milliseconds inside, text on the wire (as the seed shows).
-        setattr(message, name, java_date_text(value))
-    else:
-        setattr(message, name, value)
-
-
-def decimal_message(value: Decimal) -> decimal_pb2.Decimal:
-    return decimal_pb2.Decimal(value=decimal_text(value))
-
-
-def decimal_text(value: Decimal) -> str:
-    """Canonical text of a decimal: no exponent, no trailing fraction zeros ("10.48", "100")."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def java_date_text(epoch_ms: int) -> str:
-    """The seed's rendering of an item time: "Thu May 09 06:11:05 GMT 2024"."""
-    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
-    day, month = _DAYS[moment.weekday()], _MONTHS[moment.month - 1]
-    return f"{day} {month} {moment:%d %H:%M:%S} GMT {moment.year}"
-
-
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
 # ---- helpers ----
-
-
-def _is_map(descriptor: Any) -> bool:
-    message_type = descriptor.message_type
-    return message_type is not None and message_type.GetOptions().map_entry
-
-
-def _enum_prefix(enum: Any) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", enum.name).upper() + "_"
 
 
 def _join(path: str, name: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, unknown_fields
 from google.protobuf.message import DecodeError, Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -100,11 +100,35 @@ def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], A
 
     def deserialize(raw: bytes) -> Any:
         try:
-            return deserializer(raw)
+            message = deserializer(raw)
         except DecodeError as error:
             return Undecodable(str(error))
+        misread = _misencoded_field(message, "") if isinstance(message, Message) else None
+        if misread is not None:
+            return Undecodable(f"field {misread} has the wrong wire type")
+        return message
 
     return deserialize
+
+
+def _misencoded_field(message: Message, path: str) -> str | None:
+    """The path of a field the message knows but that arrived with another wire type (the
+    parser keeps it aside as an unknown field, so the request would read as if it were unset).
+    Unknown field numbers are not errors: newer clients may send fields this server lacks."""
+    known = message.DESCRIPTOR.fields_by_number
+    for unknown in unknown_fields.UnknownFieldSet(message):  # type: ignore[attr-defined]
+        if unknown.field_number in known:
+            return path + known[unknown.field_number].name
+    for field, value in message.ListFields():
+        if field.message_type is None or field.message_type.GetOptions().map_entry:
+            continue
+        values = value if field.is_repeated else [value]
+        for index, element in enumerate(values):
+            suffix = f"[{index}]" if field.is_repeated else ""
+            found = _misencoded_field(element, f"{path}{field.name}{suffix}.")
+            if found is not None:
+                return found
+    return None
 
 
 def translate_errors(handler: Handler) -> Handler:

@@ -17,7 +17,8 @@ from server.domain.errors import FieldViolation, InvalidArgument
 
 MAX_DECIMAL_INTEGER_DIGITS = 15
 MAX_DECIMAL_FRACTION_DIGITS = 4
-DECIMAL_TEXT = re.compile(r"-?\d+(\.\d+)?")
+# ASCII digits only: \d would admit other scripts' digits ("١٠"), which Decimal() reads as 10.
+DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -177,8 +178,8 @@ class Violations:
                 )
 
     def parse_decimal(self, path: str, text: str) -> Decimal | None:
-        """The exact value of a Decimal message, or None (with a violation) if malformed."""
-        text = text.strip()
+        """The exact value of a Decimal message, or None (with a violation) if malformed: an
+        optional minus, ASCII digits and an optional fraction, nothing around them."""
         if not DECIMAL_TEXT.fullmatch(text):
             self.add(path, "must be a decimal number such as 10.48")
             return None

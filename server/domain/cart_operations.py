@@ -7,6 +7,8 @@ unit of work (row-locked), calls one of these and commits.
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -69,17 +71,22 @@ def new_cart(cart: Cart, stamp: Stamp) -> Cart:
 
 
 def patch_cart(cart: Cart, changes: Mapping[str, Any], stamp: Stamp) -> Cart:
-    new_status = changes.get("status")
-    if new_status is not None and new_status != cart.status:
-        _change_status(cart, new_status)
-        if set(changes) == {"status"}:
-            # A pure status change is how a parked cart is re-opened, so it skips the ACTIVE check.
-            _touch(cart, stamp)
-            return cart
-    _begin_change(cart, stamp)
-    for name, value in changes.items():
-        if name != "status":
-            setattr(cart, name, value)
+    """Changes the cart's fields and status together: fields change while the cart is ACTIVE,
+    so they apply before a status that leaves ACTIVE and after one that re-opens the cart; a
+    pure status change is how a parked cart is re-opened."""
+    new_status: CartStatus = changes.get("status") or cart.status
+    others = {name: value for name, value in changes.items() if name != "status"}
+    moving = new_status != cart.status
+    if moving:
+        _check_transition(cart, new_status)
+        if cart.status is not CartStatus.ACTIVE:
+            cart.status = new_status
+    if others or not moving:
+        ensure_mutable(cart)
+    _apply(cart, others)
+    if moving:
+        cart.status = new_status
+    _touch(cart, stamp)
     return cart
 
 
@@ -91,12 +98,11 @@ def check_deletable(cart: Cart) -> None:
         )
 
 
-def _change_status(cart: Cart, new_status: CartStatus) -> None:
+def _check_transition(cart: Cart, new_status: CartStatus) -> None:
     if new_status not in ALLOWED_STATUS_CHANGES[cart.status]:
         raise FailedPrecondition(
             f"cart {cart.id} cannot go from {cart.status} to {new_status}", "STATUS_TRANSITION"
         )
-    cart.status = new_status
 
 
 def ensure_mutable(cart: Cart) -> None:
@@ -213,7 +219,7 @@ def find_item(cart: Cart, item_id: int) -> CartItem:
 
 def _new_item(item: CartItem, stamp: Stamp) -> None:
     item.created_by = item.updated_by = stamp.actor
-    item.created_time = item.updated_time = stamp.now_ms
+    item.created_time = item.updated_time = item_time_text(stamp.now_ms)
     _default_quantity_v2(item)
     _stamp_parts(item.shipping, item.address, stamp)
 
@@ -225,7 +231,22 @@ def _default_quantity_v2(item: CartItem) -> None:
 
 def _touch_item(item: CartItem, stamp: Stamp) -> None:
     item.updated_by = stamp.actor
-    item.updated_time = stamp.now_ms
+    item.updated_time = item_time_text(stamp.now_ms)
+
+
+@functools.lru_cache(maxsize=4096)
+def item_time_text(epoch_ms: int) -> str:
+    """The seed's rendering of an item time: "Thu May 09 06:11:05 GMT 2024"."""
+    moment = time.gmtime(epoch_ms // 1000)
+    day, month = _DAYS[moment.tm_wday], _MONTHS[moment.tm_mon - 1]
+    return (
+        f"{day} {month} {moment.tm_mday:02d} {moment.tm_hour:02d}:{moment.tm_min:02d}:"
+        f"{moment.tm_sec:02d} GMT {moment.tm_year}"
+    )
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 # ---- properties (string maps on the cart and on each item) ----

@@ -99,8 +99,9 @@ class CartItem:
     id: int | None = server_set()
     created_by: str = server_set("")
     updated_by: str = server_set("")
-    created_time: int = server_set(0)
-    updated_time: int = server_set(0)
+    # As the seed shows item times: "Thu May 09 06:11:05 GMT 2024" (cart times are epoch ms).
+    created_time: str = server_set("")
+    updated_time: str = server_set("")
 
 
 @dataclass(eq=False)

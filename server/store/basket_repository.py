@@ -84,7 +84,7 @@ class BasketRepository:
         row = (await self._session.execute(statement, {"basket_id": basket_id})).one_or_none()
         if row is None:
             raise NotFound("basket", basket_id, reason=BASKET_NOT_FOUND)
-        return _state(row), decode_cart(row.document, row, basket_id)
+        return _state(row), decode_cart(row.document, row.version, basket_id)
 
     async def add(self, state: BasketState) -> None:
         await self._session.execute(

@@ -16,7 +16,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Text,
     UniqueConstraint,
     text,
 )
@@ -59,8 +58,8 @@ carts = Table(
     Column("version", BigInteger, nullable=False),
     Column("created_time", BigInteger, nullable=False),
     Column("updated_time", BigInteger, nullable=False),
-    # The aggregate as JSON text (server.store.documents): items, skus, payments, shipping, …
-    Column("document", Text, nullable=False),
+    # The whole cart as the contract's cartservice.cart.v1.Cart, serialized (server.store.documents)
+    Column("document", LargeBinary, nullable=False),
     # ListCarts: a user's carts in a collection, in id order.
     Index(None, "collection_id", "user_id", "id"),
 )

@@ -67,11 +67,11 @@ OLD_ROWS: dict[str, list[dict[str, Any]]] = {
     "cart_items": [
         {"id": 51, "cart_id": 7, "quantity": 2, "quantity_v2": Decimal("2.5"),
          "fulfillment_date": 99, "custom_properties": {"gift": "yes"}, "shipping_id": 302,
-         "address_id": 402, "created_by": "1", "created_time": 1000, "updated_by": "1",
-         "updated_time": 1500},
+         "address_id": 402, "created_by": "1", "created_time": 1_715_235_065_000, "updated_by": "1",
+         "updated_time": 1_715_235_066_000},
         {"id": 52, "cart_id": 7, "quantity": 1, "quantity_v2": Decimal(1), "fulfillment_date": 0,
          "custom_properties": {}, "shipping_id": None, "address_id": None, "created_by": "1",
-         "created_time": 1000, "updated_by": "1", "updated_time": 1000},
+         "created_time": 0, "updated_by": "1", "updated_time": 0},
     ],
     "skus": [
         {"id": 61, "item_id": 51, "sku_id": "sku_001", "product_id": "p1", "bundle_sku_type": "DEFAULT",
@@ -241,6 +241,11 @@ def test_upgrade_folds_every_part_into_the_document_and_downgrade_restores_the_r
     assert [item.id for item in full.items] == [51, 52]
     first = full.items[0]
     assert first.quantity_v2 == Decimal("2.5") and first.custom_properties == {"gift": "yes"}
+    # Item times become the seed's text, which keeps whole seconds (0001 kept milliseconds).
+    assert (first.created_time, first.updated_time) == (
+        "Thu May 09 06:11:05 GMT 2024",
+        "Thu May 09 06:11:06 GMT 2024",
+    )
     assert first.shipping is not None and first.shipping.type == "Store"
     assert first.address is not None and first.address.city == "Pune"
     assert [(s.id, s.sku_id, s.price) for s in first.skus] == [

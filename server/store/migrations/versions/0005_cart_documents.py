@@ -5,20 +5,26 @@ Revises: 0004
 Create Date: 2026-12-02
 
 Upgrade reads every cart with its parts from the nine tables of 0001, writes the cart's document
-(the format of server.store.documents, written out here so that this migration keeps meaning
-what it meant when later code changes) and drops the part tables. Part ids are kept, and new
-ones start above the highest. Downgrade writes the documents back into the part tables.
+(the serialized cartservice.cart.v1.Cart, as GetCart answered it; the conversion is written out
+here so that this migration keeps meaning what it meant when later code changes) and drops the
+part tables. Ids are kept, and new cart and part ids start above the highest. Downgrade writes
+the documents back into the part tables.
 """
 
 from __future__ import annotations
 
-import json
+import calendar
+import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+from cartservice.cart.v1 import cart_pb2
+from cartservice.type.v1 import decimal_pb2
+from google.protobuf.message_factory import GetMessageClass
 
 import server.store.types
 
@@ -29,6 +35,7 @@ depends_on: str | Sequence[str] | None = None
 
 BATCH = 500
 PART_ID_BLOCK = 1000
+DECIMAL = decimal_pb2.Decimal.DESCRIPTOR
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Money = server.store.types.ExactDecimal
 Properties = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
@@ -69,6 +76,8 @@ def _legacy_tables() -> sa.MetaData:
 
     sa.Table(
         "carts", meta, sa.Column("id", Id, primary_key=True),
+        sa.Column("collection_id", sa.BigInteger), text("user_id", 64), text("status", 16),
+        sa.Column("created_time", sa.BigInteger), sa.Column("updated_time", sa.BigInteger),
         sa.Column("accounts_id", sa.BigInteger), text("type", 64),
         sa.Column("custom_properties", Properties), sa.Column("shipping_id", Id),
         sa.Column("address_id", Id), text("created_by", 64), text("updated_by", 64),
@@ -245,13 +254,109 @@ def _documents(
             "created_by": cart.created_by,
             "updated_by": cart.updated_by,
         }
-        documents[cart.id] = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        for charge in document["other_charges"]:
+            charge["cart_id"] = cart.id
+        document.update(
+            {name: getattr(cart, name) for name in (
+                "id", "user_id", "collection_id", "status", "created_time", "updated_time")}
+        )  # fmt: skip
+        documents[cart.id] = _message(cart_pb2.Cart, document).SerializeToString()
     return documents
 
 
-def _highest_part_id(bind: sa.Connection, t: Mapping[str, sa.Table]) -> int:
+def _message(message_class: Any, values: Mapping[str, Any]) -> Any:
+    """A message of the contract from column values: decimals as canonical text, enums by
+    name, item times (epoch ms in 0001) as the seed's text; None leaves a field unset."""
+    fields = message_class.DESCRIPTOR.fields_by_name
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        field = fields[name]
+        if value is None:
+            continue
+        message_type = field.message_type
+        if message_type is not None and message_type.GetOptions().map_entry:
+            out[name] = dict(value)
+        elif field.is_repeated:
+            element = GetMessageClass(message_type)
+            out[name] = [_message(element, v) for v in value]
+        elif message_type is DECIMAL:
+            out[name] = decimal_pb2.Decimal(value=_decimal_text(Decimal(value)))
+        elif message_type is not None:
+            out[name] = _message(GetMessageClass(message_type), value)
+        elif field.enum_type is not None:
+            out[name] = field.enum_type.values_by_name[_enum_prefix(field.enum_type) + value].number
+        elif field.type == field.TYPE_STRING and isinstance(value, int):
+            out[name] = _item_time_text(value)
+        else:
+            out[name] = value
+    return message_class(**out)
+
+
+def _values(message: Any) -> dict[str, Any]:
+    """The column values of a message (the inverse of _message)."""
+    out: dict[str, Any] = {}
+    for field in message.DESCRIPTOR.fields:
+        value = getattr(message, field.name)
+        message_type = field.message_type
+        if message_type is not None and message_type.GetOptions().map_entry:
+            out[field.name] = dict(value)
+        elif field.is_repeated:
+            out[field.name] = [_values(v) for v in value]
+        elif message_type is not None or field.has_presence:
+            if not message.HasField(field.name):
+                out[field.name] = None
+            elif message_type is DECIMAL:
+                out[field.name] = Decimal(value.value)
+            else:
+                out[field.name] = _values(value) if message_type is not None else value
+        elif field.enum_type is not None:
+            out[field.name] = (
+                field.enum_type.values_by_number[value].name.removeprefix(
+                    _enum_prefix(field.enum_type)
+                )
+                if value
+                else None
+            )
+        elif field.name in ("created_time", "updated_time") and isinstance(value, str):
+            out[field.name] = _item_time_ms(value)
+        else:
+            out[field.name] = value
+    return out
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _enum_prefix(enum: Any) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", enum.name).upper() + "_"
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _item_time_text(epoch_ms: int) -> str:
+    t = time.gmtime(epoch_ms // 1000)
+    return (
+        f"{_DAYS[t.tm_wday]} {_MONTHS[t.tm_mon - 1]} {t.tm_mday:02d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT {t.tm_year}"
+    )
+
+
+def _item_time_ms(text: str) -> int:
+    _, month, day, clock, _, year = text.split()
+    hour, minute, second = (int(part) for part in clock.split(":"))
+    moment = (int(year), _MONTHS.index(month) + 1, int(day), hour, minute, second)
+    return calendar.timegm((*moment, 0, 0, 0)) * 1000
+
+
+def _highest_id(bind: sa.Connection, t: Mapping[str, sa.Table]) -> int:
     highest = 0
-    for name in PART_TABLES:
+    for name in ("carts", *PART_TABLES):
         if name != "communication_preferences":
             highest = max(highest, bind.execute(sa.select(sa.func.max(t[name].c.id))).scalar() or 0)
     return highest
@@ -261,8 +366,8 @@ def upgrade() -> None:
     bind = op.get_bind()
     legacy = _legacy_tables()
     t = legacy.tables
-    op.add_column("carts", sa.Column("document", sa.Text(), nullable=True))
-    documents_table = sa.table("carts", sa.column("id", Id), sa.column("document", sa.Text))
+    op.add_column("carts", sa.Column("document", sa.LargeBinary(), nullable=True))
+    documents_table = sa.table("carts", sa.column("id", Id), sa.column("document", sa.LargeBinary))
     for batch in _cart_batches(bind, t["carts"]):
         documents = _documents(bind, t, batch)
         bind.execute(
@@ -271,7 +376,7 @@ def upgrade() -> None:
             .values(document=sa.bindparam("document")),
             [{"cart_id": cart_id, "document": text} for cart_id, text in documents.items()],
         )
-    next_id = _highest_part_id(bind, t) + 1
+    next_id = _highest_id(bind, t) + 1
     for name in PART_TABLES[:-2]:
         op.drop_table(name)
     with op.batch_alter_table("carts") as batch_op:
@@ -281,7 +386,7 @@ def upgrade() -> None:
         batch_op.drop_constraint("fk_carts_address_id_addresses", type_="foreignkey")
         for name in CART_COLUMNS_OF_0001:
             batch_op.drop_column(name)
-        batch_op.alter_column("document", existing_type=sa.Text(), nullable=False)
+        batch_op.alter_column("document", existing_type=sa.LargeBinary(), nullable=False)
     op.drop_table("shippings")
     op.drop_table("addresses")
     blocks = op.create_table(
@@ -325,6 +430,8 @@ def _rows_of(cart_id: int, document: dict[str, Any]) -> dict[str, list[dict[str,
         ("other_charges", "other_charges"), ("loyalty_details", "loyalty_details"),
     ):  # fmt: skip
         rows[name].extend({**part, "cart_id": cart_id} for part in document[key])
+    for charge in rows["other_charges"]:
+        charge["item_id"] = charge["item_id"] or None  # 0 in a message: a cart-level charge
     if document["communication_preference"] is not None:
         rows["communication_preferences"].append(
             {**document["communication_preference"], "cart_id": cart_id}
@@ -365,7 +472,7 @@ def downgrade() -> None:
         batch_op.create_index("ix_carts_address_id", ["address_id"])
     legacy.create_all(bind, tables=[t[name] for name in PART_TABLES[:-2]])
     carts = sa.table(
-        "carts", sa.column("id", Id), sa.column("document", sa.Text),
+        "carts", sa.column("id", Id), sa.column("document", sa.LargeBinary),
         *(sa.column(c.name, c.type) for c in t["carts"].c if c.name in CART_COLUMNS_OF_0001),
     )  # fmt: skip
     promotion_id = 0
@@ -379,8 +486,8 @@ def downgrade() -> None:
         last = batch[-1].id
         rows: dict[str, list[dict[str, Any]]] = {name: [] for name in PART_TABLES}
         columns = []
-        for cart_id, text in batch:
-            document = json.loads(text)
+        for cart_id, data in batch:
+            document = _values(cart_pb2.Cart.FromString(data))
             for name, part_rows in _rows_of(cart_id, document).items():
                 rows[name].extend(part_rows)
             columns.append(
