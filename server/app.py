@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import gc
 import logging
+import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,7 @@ from server.store.unit_of_work import UnitOfWorkFactory
 from server.watch.basket_changes import CHANNEL, BasketChange
 from server.watch.basket_feed import BasketFeed
 from server.watch.postgres_listener import PostgresListener
+from server.workers import READY_FILE_ENV
 
 log = logging.getLogger("cartservice")
 
@@ -111,6 +113,7 @@ async def serve(settings: Settings) -> None:
         background.append(asyncio.create_task(relay.run(background_stop)))
         log.info("outbox relay in process: events to %s", describe_destinations(settings))
     log.info("serving on %s:%d", settings.host, port)
+    _tell_parent_serving()
 
     await _wait_for_stop_signal()
     log.info("stopping: refusing new calls, %.1fs grace for running ones", settings.grace_period)
@@ -165,6 +168,9 @@ def _listener(url: URL, feed: BasketFeed | None, relay: OutboxRelay | None) -> P
 def _server_options(settings: Settings) -> list[tuple[str, int]]:
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
+        # grpc's default (on) lets a second server silently share a port with the first; only
+        # the workers of one `serve --workers N` share theirs.
+        ("grpc.so_reuseport", 1 if os.environ.get(READY_FILE_ENV) else 0),
         *KEEPALIVE_OPTIONS,
         *ACCEPT_BURST_OPTIONS,
     ]
@@ -208,7 +214,24 @@ async def run_relay(settings: Settings) -> None:
     log.info("relay stopped")
 
 
+def _tell_parent_serving() -> None:
+    """A worker of `serve --workers N` tells its parent it serves."""
+    if os.environ.get(READY_FILE_ENV):
+        Path(os.environ[READY_FILE_ENV]).touch()
+
+
+class AddressInUse(Exception):
+    """The port is taken: by another server, or by anything else."""
+
+
 def _listen(server: grpc.aio.Server, settings: Settings) -> int:
+    try:
+        return _add_port(server, settings)
+    except RuntimeError as error:
+        raise AddressInUse(f"{settings.host}:{settings.port} is already in use") from error
+
+
+def _add_port(server: grpc.aio.Server, settings: Settings) -> int:
     address = f"{settings.host}:{settings.port}"
     if not settings.tls_cert_file:
         return int(server.add_insecure_port(address))

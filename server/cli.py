@@ -68,13 +68,25 @@ def main(argv: list[str] | None = None) -> int:
 
         asyncio.run(run_relay(settings))
         return 0
+    return _serve(settings, sys.argv[1:] if argv is None else argv)
+
+
+def _serve(settings: Settings, argv: list[str]) -> int:
+    from server.app import AddressInUse
     from server.app import serve as run_server
     from server.auth.setup import KeyConfigurationError
+    from server.workers import WorkersError, run_workers
 
+    log = logging.getLogger("cartservice")
     try:
+        if settings.workers > 1:
+            return run_workers(settings, argv)
         asyncio.run(run_server(settings))
     except KeyConfigurationError as error:
-        logging.getLogger("cartservice").error("cannot verify tokens: %s", error)
+        log.error("cannot verify tokens: %s", error)
+        return 2
+    except (AddressInUse, WorkersError) as error:
+        log.error("cannot serve: %s", error)
         return 2
     return 0
 

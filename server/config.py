@@ -27,6 +27,9 @@ RELAY = ("serve", "relay")
 class Settings:
     host: str = setting("127.0.0.1", "Address to listen on (0.0.0.0 for every interface).")
     port: int = setting(50051, "Port to listen on; 0 picks a free one (logged at start).")
+    workers: int = setting(
+        1, "Server processes sharing the port (PostgreSQL only; each runs its own relay)."
+    )
     data_dir: Path = setting(
         Path("var"),
         "Directory of the embedded SQLite database and of its generated JWT secret.",

@@ -14,58 +14,76 @@ from typing import Any, TypeVar
 
 from cartservice.type.v1 import decimal_pb2
 from google.protobuf.message import Message
-from google.protobuf.message_factory import GetMessageClass
 
 from server.domain import model
 
 DECIMAL = decimal_pb2.Decimal.DESCRIPTOR
 M = TypeVar("M", bound=Message)
-Writer = Callable[[Any], Message]
-_WRITERS: dict[tuple[type, type], Writer] = {}
 
 
 def to_proto(obj: object, message_class: type[M]) -> M:
-    writer = _WRITERS.get((type(obj), message_class))
-    if writer is None:
-        writer = _WRITERS[(type(obj), message_class)] = _writer(type(obj), message_class)
-    return writer(obj)  # type: ignore[return-value]
+    message = message_class()
+    fill(message, obj)
+    return message
 
 
-def _writer(cls: type, message_class: type[Message]) -> Writer:
+def fill(message: Message, obj: object) -> None:
+    """Sets the message's fields from the object's, building nested messages in place (a
+    message passed to a constructor would be copied at every level)."""
+    key = (type(obj), type(message))
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _plan(type(obj), type(message))
+    for name, kind, convert in plan:
+        value = getattr(obj, name)
+        if value is None:
+            continue
+        if kind is _SCALAR:
+            setattr(message, name, value if convert is None else convert(value))
+        elif kind is _DECIMAL:
+            getattr(message, name).value = decimal_text(value)
+        elif kind is _MESSAGE:
+            fill(getattr(message, name), value)
+        elif kind is _REPEATED:
+            target = getattr(message, name)
+            for element in value:
+                fill(target.add(), element)
+        else:
+            getattr(message, name).update(value)
+
+
+_SCALAR, _DECIMAL, _MESSAGE, _REPEATED, _MAP = range(5)
+Plan = list[tuple[str, int, Callable[[Any], Any] | None]]
+_PLANS: dict[tuple[type, type], Plan] = {}
+
+
+def _plan(cls: type, message_class: type[Message]) -> Plan:
+    """Which fields a domain class and a message share, and how each is set: made once per
+    pair of classes, so no call walks descriptors."""
     hints = typing.get_type_hints(cls, vars(model))
-    plan = [
-        (descriptor.name, _converter(descriptor))
+    return [
+        (descriptor.name, *_kind(descriptor))
         for descriptor in message_class.DESCRIPTOR.fields
         if descriptor.name in hints
     ]
 
-    def write(obj: Any) -> Message:
-        values = {}
-        for name, convert in plan:
-            value = getattr(obj, name)
-            if value is not None:
-                values[name] = value if convert is None else convert(value)
-        return message_class(**values)
 
-    return write
-
-
-def _converter(descriptor: Any) -> Callable[[Any], Any] | None:
+def _kind(descriptor: Any) -> tuple[int, Callable[[Any], Any] | None]:
     if is_map(descriptor):
-        return None
+        return _MAP, None
     if descriptor.is_repeated:
-        element_class = GetMessageClass(descriptor.message_type)
-        return lambda values: [to_proto(element, element_class) for element in values]
+        return _REPEATED, None
     if descriptor.message_type is DECIMAL:
-        return decimal_message
+        return _DECIMAL, None
     if descriptor.message_type is not None:
-        sub_class = GetMessageClass(descriptor.message_type)
-        return lambda value: to_proto(value, sub_class)
+        return _MESSAGE, None
     if descriptor.enum_type is not None:
         enum = descriptor.enum_type
-        prefix = enum_prefix(enum)
-        return lambda value: enum.values_by_name[prefix + value.value].number
-    return None
+        numbers = {
+            value.name.removeprefix(enum_prefix(enum)): value.number for value in enum.values
+        }
+        return _SCALAR, lambda member: numbers[member.value]
+    return _SCALAR, None
 
 
 def decimal_message(value: Decimal) -> decimal_pb2.Decimal:
