@@ -6,7 +6,7 @@ BUF_VERSION := 1.75.0
 BUF := .tools/node_modules/.bin/buf
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test gen check-gen lint breaking ci clean
+.PHONY: run test bench gen check-gen lint breaking ci clean
 
 ## run: install into .venv, migrate the embedded SQLite database and serve on 127.0.0.1:50051
 run: $(INSTALLED)
@@ -18,6 +18,10 @@ run: $(INSTALLED)
 ## test: install with the test extras and run the whole suite (PostgreSQL and SQLite)
 test: $(INSTALLED)
 	$(BIN)/pytest
+
+## bench: the request path against a no-op echo and a bare-SQL baseline, one and two workers
+bench: $(INSTALLED)
+	$(BIN)/python -m bench.request_path --workers 1,2
 
 ## gen: regenerate clients/python/cartservice from protos/
 gen: $(INSTALLED)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import grpc
 from cartservice.cart.v1 import cart_pb2 as r
 from cartservice.cart.v1 import cart_service_pb2 as pb
@@ -87,3 +89,49 @@ def test_concurrent_status_changes_leave_one_consistent_outcome(stub: CartServic
     assert checkout.result(timeout=60).cart.status == r.CART_STATUS_CHECKED_OUT
     stored = get(stub, cart.id)
     assert len(stored.items) == 1 + accepted
+
+
+def test_every_read_is_a_state_the_writes_produced(stub: CartServiceStub) -> None:
+    """One writer per cart creates, patches and deletes items and reads the cart after each
+    write (nobody else writes it, so that read is the state the write produced); readers read
+    all carts meanwhile. Every reader's answer must be one of its cart's recorded states: a read
+    pieced together from several snapshots (an item without its skus) is not."""
+    carts = [create_cart(stub) for _ in range(3)]
+    states: dict[int, set[bytes]] = {c.id: {get(stub, c.id).SerializeToString()} for c in carts}
+    seen: list[tuple[int, bytes]] = []
+    done = threading.Event()
+
+    def write(cart_id: int) -> None:
+        for n in range(30):
+            sku = [r.Sku(sku_id=f"s{n}-{k}", price=D(value="1.5")) for k in range(3)]
+            added = stub.CreateCartItem(
+                pb.CreateCartItemRequest(cart_id=cart_id, items=[r.CartItem(quantity=1, skus=sku)])
+            ).items[0]
+            states[cart_id].add(get(stub, cart_id).SerializeToString())
+            stub.PatchUpdateCartItem(
+                pb.PatchUpdateCartItemRequest(
+                    cart_id=cart_id, item_id=added.id, item=r.CartItem(quantity=n + 2)
+                )
+            )
+            states[cart_id].add(get(stub, cart_id).SerializeToString())
+            if n % 2:
+                stub.DeleteCartItem(pb.DeleteCartItemRequest(cart_id=cart_id, item_id=added.id))
+                states[cart_id].add(get(stub, cart_id).SerializeToString())
+
+    def read() -> None:
+        while not done.is_set():
+            for cart in carts:
+                seen.append((cart.id, get(stub, cart.id).SerializeToString()))
+
+    writers = [threading.Thread(target=write, args=(c.id,)) for c in carts]
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for thread in (*writers, *readers):
+        thread.start()
+    for thread in writers:
+        thread.join(120)
+    done.set()
+    for thread in readers:
+        thread.join(30)
+
+    assert len(seen) > 100
+    assert all(state in states[cart_id] for cart_id, state in seen)

@@ -1,0 +1,114 @@
+"""Each RPC costs a fixed, small number of SQL round trips, whatever its cart holds.
+
+The servicer runs in process on PostgreSQL; every statement SQLAlchemy sends is counted, and
+every commit. A transaction costs two round trips more than its statements (psycopg sends BEGIN
+before the first and COMMIT after the last): a change is 5 (BEGIN, the locking SELECT, UPDATE,
+the outbox INSERT, COMMIT), a read 1."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from cartservice.cart.v1 import cart_pb2 as r
+from cartservice.cart.v1 import cart_service_pb2 as pb
+from cartservice.type.v1.decimal_pb2 import Decimal as D
+from google.protobuf import field_mask_pb2
+from sqlalchemy import event
+
+from server.api.cart_servicer import CartServicer
+from server.auth.identity import Identity, Role, bind_caller
+from server.store.database import create_engine, database_url
+from server.store.migrate import upgrade_to_head
+from server.store.unit_of_work import UnitOfWorkFactory
+
+CALLER = Identity("1", 4982, frozenset({Role.USER}))
+
+
+def item(n: int) -> r.CartItem:
+    sku = r.Sku(sku_id=f"sku-{n}", price=D(value="10.48"))
+    return r.CartItem(quantity=1, skus=[sku], shipping=r.Shipping(type="Home"))
+
+
+class Counted:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.commits = 0
+
+    def listen(self, engine: Any) -> None:
+        @event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def statement(conn: Any, cursor: Any, text: str, *args: Any) -> None:
+            self.statements.append(text.split()[0].upper())
+
+        @event.listens_for(engine.sync_engine, "commit")
+        def commit(conn: Any) -> None:
+            self.commits += 1
+
+    async def of(self, call: Callable[[], Awaitable[Any]]) -> tuple[list[str], int]:
+        self.statements, self.commits = [], 0
+        await call()
+        return self.statements, self.commits
+
+
+def _changes_of(
+    servicer: CartServicer, cart_id: int, first: int
+) -> dict[str, Callable[[], Awaitable[Any]]]:
+    context: Any = None
+    patch = pb.PatchUpdateCartItemRequest(
+        cart_id=cart_id, item_id=first, item=r.CartItem(quantity=3),
+        update_mask=field_mask_pb2.FieldMask(paths=["quantity"]),
+    )  # fmt: skip
+    return {
+        "GetCart": lambda: servicer.GetCart(pb.GetCartRequest(cart_id=cart_id), context),
+        "CreateCartItem": lambda: servicer.CreateCartItem(
+            pb.CreateCartItemRequest(cart_id=cart_id, items=[item(999)]), context
+        ),
+        "PatchUpdateCartItem": lambda: servicer.PatchUpdateCartItem(patch, context),
+        "DeleteCartItem": lambda: servicer.DeleteCartItem(
+            pb.DeleteCartItemRequest(cart_id=cart_id, item_id=first), context
+        ),
+        "DeleteCart": lambda: servicer.DeleteCart(pb.DeleteCartRequest(cart_id=cart_id), context),
+    }
+
+
+def test_statements_per_rpc_do_not_grow_with_the_cart(postgres_url: str) -> None:
+    async def scenario() -> dict[str, dict[int, tuple[list[str], int]]]:
+        engine = create_engine(database_url(postgres_url, Path(".")))
+        await upgrade_to_head(engine)
+        counted = Counted()
+        counted.listen(engine)
+        servicer = CartServicer(UnitOfWorkFactory(engine))
+        bind_caller(CALLER)
+        context: Any = None
+        found: dict[str, dict[int, tuple[list[str], int]]] = {}
+        warm = pb.CreateCartRequest(cart=r.Cart(items=[item(0)]))
+        await servicer.CreateCart(warm, context)  # takes the process's first block of ids
+        for size in (1, 90):
+            request = pb.CreateCartRequest(cart=r.Cart(items=[item(n) for n in range(size)]))
+            cart: r.Cart | None = None
+
+            async def create() -> None:
+                nonlocal cart
+                cart = (await servicer.CreateCart(request, context)).carts[0]  # noqa: B023
+
+            counts = {"CreateCart": await counted.of(create)}
+            assert cart is not None
+            calls = _changes_of(servicer, cart.id, cart.items[0].id)
+            for name, call in calls.items():
+                counts[name] = await counted.of(call)
+            for name, count in counts.items():
+                found.setdefault(name, {})[size] = count
+        await engine.dispose()
+        return found
+
+    found = asyncio.run(scenario())
+
+    for name, by_size in found.items():
+        assert by_size[1] == by_size[90], f"{name}: {by_size}"
+    assert found["GetCart"][1] == (["SELECT"], 0)  # no transaction around a read
+    assert found["CreateCart"][1] == (["INSERT", "INSERT"], 1)  # the cart, its outbox rows
+    for change in ("CreateCartItem", "PatchUpdateCartItem", "DeleteCartItem", "DeleteCart"):
+        statements, commits = found[change][1]
+        assert statements[0] == "SELECT" and len(statements) == 3 and commits == 1, change
