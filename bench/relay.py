@@ -146,9 +146,7 @@ async def drain_rate(
     for start in range(0, count, 1000):
         async with sessions() as session, session.begin():
             outbox = OutboxRepository(session)
-            for n in range(start, min(start + 1000, count)):
-                outbox.add(event(n, run), 0)
-            await outbox.write()
+            await outbox.add([event(n, run) for n in range(start, min(start + 1000, count))], 0)
     relay = OutboxRelay(
         sessions,
         {RABBITMQ: RabbitMqPublisher(RABBITMQ_URL)},

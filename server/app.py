@@ -32,6 +32,7 @@ from server.events.setup import describe as describe_destinations
 from server.events.setup import outbox_relay
 from server.store.database import create_engine, database_url, session_factory
 from server.store.demo_catalog import catalog_is_empty, load_demo_catalog
+from server.store.driver import Database
 from server.store.migrate import upgrade_to_head
 from server.store.outbox import OUTBOX_CHANNEL
 from server.store.unit_of_work import UnitOfWorkFactory
@@ -70,7 +71,9 @@ async def serve(settings: Settings) -> None:
     validation.configure(settings.limits())
     verifier = token_verifier(settings)
     url = database_url(settings.database_url, settings.data_dir)
-    engine = create_engine(url, pool_size=settings.db_pool_size)
+    # SQLAlchemy for migrations, the catalog and the relay; the driver's own pool for requests.
+    engine = create_engine(url, pool_size=2 * max(1, settings.relay_workers) + 1)
+    database = Database(url, settings.db_pool_size)
     if settings.migrate_at_start():
         await upgrade_to_head(engine)
         log.info("database migrated: %s", url.render_as_string(hide_password=True))
@@ -87,7 +90,7 @@ async def serve(settings: Settings) -> None:
         lambda basket_id: basket_servicer.snapshot_for_feed(basket_id),
         stall_seconds=settings.watch_stall_seconds,
     )
-    units = UnitOfWorkFactory(engine, local_fan_out=None if on_postgres else feed.publish)
+    units = UnitOfWorkFactory(database, local_fan_out=None if on_postgres else feed.publish)
     basket_servicer = BasketServicer(units, feed, on_commit=on_commit)
     cart_service_pb2_grpc.add_CartServiceServicer_to_server(
         CartServicer(units, on_commit=on_commit), server
@@ -126,6 +129,7 @@ async def serve(settings: Settings) -> None:
     await asyncio.gather(*background)
     if relay:
         await relay.close()
+    await database.close()
     await engine.dispose()
     log.info("stopped")
 

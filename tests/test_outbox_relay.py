@@ -136,8 +136,7 @@ def test_sent_rows_are_pruned_after_the_retention_and_pending_ones_never(postgre
         async with sessions() as session, session.begin():
             outbox = OutboxRepository(session)
             for n, created in ((1, 1_000), (2, 2_000), (3, 3_000)):
-                outbox.add(_event(900_000_000 + n), created)
-            await outbox.write()
+                await outbox.add([_event(900_000_000 + n)], created)
             rows = (
                 (
                     await session.execute(
@@ -229,9 +228,10 @@ def test_helpers_drain_a_backlog_with_the_loop_once_each_in_commit_order_per_car
         sessions = session_factory(engine)
         async with sessions() as session, session.begin():
             outbox = OutboxRepository(session)
-            for n in range(carts * per_cart):
-                outbox.add(_item_created(cart_id=1 + n % carts, item_id=n), 0)
-            await outbox.write()
+            await outbox.add(
+                [_item_created(cart_id=1 + n % carts, item_id=n) for n in range(carts * per_cart)],
+                0,
+            )
         publisher = CountingPublisher(RabbitMqPublisher(RABBITMQ_URL), counts)
         # Batches of 10 over 600 rows: the loop's rounds come back full, so the helpers join in.
         relay = OutboxRelay(

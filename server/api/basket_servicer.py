@@ -24,7 +24,6 @@ from cartservice.basket.v1 import basket_service_pb2_grpc
 from cartservice.cart.v1 import cart_pb2 as cart_resources
 from cartservice.cart.v1 import cart_service_pb2 as cart_pb
 from google.protobuf.message import Message
-from sqlalchemy.exc import IntegrityError
 
 from server.api import convert
 from server.api.basket_convert import basket_message, updated_message
@@ -47,6 +46,7 @@ from server.domain.errors import AlreadyExists, DomainError, NotFound
 from server.domain.model import Cart
 from server.events import basket_events
 from server.events.cart_events import build_cart_event
+from server.store.driver import INTEGRITY_ERRORS
 from server.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from server.watch.basket_changes import BasketChange
 from server.watch.basket_feed import BasketFeed, Snapshot, Watcher
@@ -219,7 +219,7 @@ class BasketServicer(basket_service_pb2_grpc.BasketServiceServicer):
         _basket_id_and_text(request, "sales_channel_id", 64)
         try:
             return await self._create(request)
-        except IntegrityError:
+        except INTEGRITY_ERRORS:
             # Another call created the same basket id meanwhile: answer as a repeat would.
             return await self._create(request)
 

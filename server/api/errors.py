@@ -29,6 +29,7 @@ from server.domain.errors import (
     NotFound,
     PermissionDenied,
 )
+from server.store.driver import UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
 ERROR_DOMAIN = "cartservice"
@@ -179,7 +180,7 @@ async def abort_for(context: grpc.aio.ServicerContext, error: Exception) -> NoRe
         raise error
     if isinstance(error, DomainError):
         await _abort(context, status_for(error))
-    elif isinstance(error, OperationalError | PoolTimeoutError):
+    elif isinstance(error, OperationalError | PoolTimeoutError | UNAVAILABLE_ERRORS):
         log.warning("database unavailable: %s", error.__class__.__name__)
         await _abort(context, _status(code_pb2.UNAVAILABLE, "database unavailable; retry"))
     elif isinstance(error, DBAPIError):

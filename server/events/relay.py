@@ -100,6 +100,10 @@ class OutboxRelay:
                 if wake.is_set() and not stop.is_set():
                     # Woken by a commit: let the commits of the next few ms join the same round.
                     await asyncio.sleep(WAKE_COALESCE_S)
+            elif sent < self._batch_size:
+                # A partial round under a steady stream of commits: the next round waits as
+                # long, so that each round carries several events instead of one or two.
+                await asyncio.sleep(WAKE_COALESCE_S)
 
     async def _help_with_backlog(
         self, destination: str, publisher: Publisher, stop: asyncio.Event, backlog: asyncio.Event
@@ -129,7 +133,9 @@ class OutboxRelay:
 
     async def _relay(self, destination: str, publisher: Publisher) -> int:
         async with self._sessions() as session, session.begin():
-            outbox = OutboxRepository(session)
+            # Core statements on the session's connection: the ORM's execute path cost more
+            # than the statements (bench/README.md).
+            outbox = OutboxRepository(await session.connection())
             await outbox.settle_relay_round()
             rows = await outbox.claim(destination, self._clock(), self._batch_size)
             if not rows:

@@ -4,10 +4,8 @@ transaction. The cart of a basket is loaded and saved by CartRepository."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
-
-from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.basket_lifecycle import (
     BASKET_NOT_FOUND,
@@ -20,37 +18,80 @@ from server.domain.basket_pricing import PromoCode
 from server.domain.errors import FailedPrecondition, NotFound
 from server.domain.model import Cart
 from server.store.documents import decode_cart
-from server.store.tables import baskets, carts, products, promo_codes, stock_reservations
+from server.store.driver import Connection, Row, Statement
 
-_CART_COLUMNS = ("id", "collection_id", "user_id", "status", "version", "created_time",
-                 "updated_time", "document")  # fmt: skip
-_WITH_CART = (
-    select(baskets, *(carts.c[name] for name in _CART_COLUMNS))
-    .select_from(baskets.join(carts, carts.c.id == baskets.c.cart_id))
-    .where(baskets.c.basket_id == bindparam("basket_id"))
-)
-# Both rows: a change of the basket's state holds them until it commits.
-_WITH_CART_FOR_UPDATE = _WITH_CART.with_for_update()
 RESERVED = "reserved"
 SOLD = "sold"
+_STATE = (
+    "baskets.basket_id, baskets.cart_id, baskets.sales_channel_id, baskets.stage,"
+    " baskets.currency, baskets.payment_intent_id, baskets.payment_intent_time,"
+    " baskets.payment_reference"
+)
+_WITH_CART = (
+    f"SELECT {_STATE}, carts.version, carts.document FROM baskets"
+    " JOIN carts ON carts.id = baskets.cart_id WHERE baskets.basket_id = :basket_id"
+)
+_WITH_CART_STATEMENTS = {
+    (False, "postgresql"): Statement(_WITH_CART),
+    # Both rows: a change of the basket's state holds them until it commits.
+    (True, "postgresql"): Statement(_WITH_CART + " FOR UPDATE"),
+    (False, "sqlite"): Statement(_WITH_CART),
+    (True, "sqlite"): Statement(_WITH_CART),  # BEGIN IMMEDIATE holds the write lock
+}
+_FIND = Statement(f"SELECT {_STATE} FROM baskets WHERE basket_id = :basket_id")
+_COLUMNS = (
+    "sales_channel_id", "stage", "currency", "payment_intent_id", "payment_intent_time",
+    "payment_reference",
+)  # fmt: skip
+_ADD = Statement(
+    "INSERT INTO baskets (basket_id, cart_id, " + ", ".join(_COLUMNS) + ") VALUES"
+    " (:basket_id, :cart_id, " + ", ".join(f":{c}" for c in _COLUMNS) + ")"
+)
+_SAVE = Statement(
+    "UPDATE baskets SET " + ", ".join(f"{c} = :{c}" for c in _COLUMNS)
+    + " WHERE basket_id = :basket_id"
+)  # fmt: skip
+_PROMO = Statement(
+    "SELECT code, description, percent_off, amount_off, currency, valid_from, valid_until,"
+    " minimum_subtotal FROM promo_codes WHERE code = :code"
+)
+_TAKE = Statement(
+    "UPDATE products SET stock = stock - :quantity WHERE id = :product_id AND stock >= :quantity"
+)
+_RESERVE = Statement(
+    "INSERT INTO stock_reservations (basket_id, product_id, quantity, state)"
+    " VALUES (:basket_id, :product_id, :quantity, :state)"
+)
+_RELEASE = Statement(
+    "DELETE FROM stock_reservations WHERE basket_id = :basket_id AND state = :state"
+    " RETURNING product_id, quantity"
+)
+_PUT_BACK = Statement("UPDATE products SET stock = stock + :quantity WHERE id = :product_id")
+_SELL = Statement("UPDATE stock_reservations SET state = :state WHERE basket_id = :basket_id")
 
 
-def _state(row: Any) -> BasketState:
+def _money(value: Any) -> Decimal | None:
+    # NUMERIC on PostgreSQL, exact text on SQLite (server.store.types.ExactDecimal).
+    return None if value is None else Decimal(str(value))
+
+
+def _state(row: Row) -> BasketState:
     # promo_code is not stored here: it is the cart's promotion (basket_lifecycle.with_cart).
     return BasketState(
-        basket_id=row.basket_id,
-        cart_id=row.cart_id,
-        sales_channel_id=row.sales_channel_id,
-        stage=Stage(row.stage),
-        currency=row.currency,
-        payment_intent_id=row.payment_intent_id,
-        payment_intent_time=row.payment_intent_time,
-        payment_reference=row.payment_reference,
+        basket_id=row["basket_id"],
+        cart_id=row["cart_id"],
+        sales_channel_id=row["sales_channel_id"],
+        stage=Stage(row["stage"]),
+        currency=row["currency"],
+        payment_intent_id=row["payment_intent_id"],
+        payment_intent_time=row["payment_intent_time"],
+        payment_reference=row["payment_reference"],
     )
 
 
 def _columns(state: BasketState) -> dict[str, Any]:
     return {
+        "basket_id": state.basket_id,
         "sales_channel_id": state.sales_channel_id,
         "stage": state.stage.value,
         "currency": state.currency,
@@ -61,13 +102,11 @@ def _columns(state: BasketState) -> dict[str, Any]:
 
 
 class BasketRepository:
-    def __init__(self, session: AsyncConnection) -> None:
-        self._session = session
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
 
     async def find(self, basket_id: str) -> BasketState | None:
-        row = (
-            await self._session.execute(select(baskets).where(baskets.c.basket_id == basket_id))
-        ).one_or_none()
+        row = await self._connection.fetch_one(_FIND, {"basket_id": basket_id})
         return _state(row) if row else None
 
     async def get(self, basket_id: str) -> BasketState:
@@ -80,23 +119,17 @@ class BasketRepository:
         self, basket_id: str, *, for_update: bool = False
     ) -> tuple[BasketState, Cart]:
         """The basket and its cart in one statement; `for_update` locks both rows."""
-        statement = _WITH_CART_FOR_UPDATE if for_update else _WITH_CART
-        row = (await self._session.execute(statement, {"basket_id": basket_id})).one_or_none()
+        statement = _WITH_CART_STATEMENTS[(for_update, self._connection.dialect)]
+        row = await self._connection.fetch_one(statement, {"basket_id": basket_id})
         if row is None:
             raise NotFound("basket", basket_id, reason=BASKET_NOT_FOUND)
-        return _state(row), decode_cart(row.document, row.version, basket_id)
+        return _state(row), decode_cart(bytes(row["document"]), row["version"], basket_id)
 
     async def add(self, state: BasketState) -> None:
-        await self._session.execute(
-            insert(baskets).values(
-                basket_id=state.basket_id, cart_id=state.cart_id, **_columns(state)
-            )
-        )
+        await self._connection.execute(_ADD, {**_columns(state), "cart_id": state.cart_id})
 
     async def save(self, state: BasketState) -> None:
-        await self._session.execute(
-            update(baskets).where(baskets.c.basket_id == state.basket_id).values(**_columns(state))
-        )
+        await self._connection.execute(_SAVE, _columns(state))
 
     # ---- catalog ----
 
@@ -108,14 +141,26 @@ class BasketRepository:
         ids = sorted(set(product_ids))
         if not ids:
             return {}
-        rows = await self._session.execute(select(products).where(products.c.id.in_(ids)))
-        return {row.id: Product(**row._mapping) for row in rows}
+        names = [f":p{n}" for n in range(len(ids))]
+        statement = Statement(
+            "SELECT id, name, retail_price, currency, provider, stock FROM products"
+            f" WHERE id IN ({', '.join(names)})"
+        )
+        rows = await self._connection.fetch_all(
+            statement, {f"p{n}": product_id for n, product_id in enumerate(ids)}
+        )
+        return {
+            row["id"]: Product(**{**row, "retail_price": _money(row["retail_price"])})
+            for row in rows
+        }
 
     async def promo_code(self, code: str) -> PromoCode | None:
-        row = (
-            await self._session.execute(select(promo_codes).where(promo_codes.c.code == code))
-        ).one_or_none()
-        return PromoCode(**row._mapping) if row else None
+        row = await self._connection.fetch_one(_PROMO, {"code": code})
+        if row is None:
+            return None
+        money = ("percent_off", "amount_off", "minimum_subtotal")
+        values: dict[str, Any] = {k: _money(v) if k in money else v for k, v in row.items()}
+        return PromoCode(**values)
 
     # ---- stock ----
 
@@ -124,18 +169,16 @@ class BasketRepository:
         back whatever was taken). Products are taken in id order, so two baskets reserving the
         same products lock them in the same order and cannot deadlock."""
         for product_id, quantity in sorted(wanted.items()):
-            taken = await self._session.execute(
-                update(products)
-                .where(products.c.id == product_id, products.c.stock >= quantity)
-                .values(stock=products.c.stock - quantity)
+            taken = await self._connection.execute(
+                _TAKE, {"product_id": product_id, "quantity": quantity}
             )
-            if taken.rowcount != 1:
+            if taken != 1:
                 raise FailedPrecondition(
                     f"product {product_id}: fewer than {quantity} left in stock",
                     UNAVAILABLE_PRODUCT,
                 )
-        await self._session.execute(
-            insert(stock_reservations),
+        await self._connection.execute_many(
+            _RESERVE,
             [
                 {"basket_id": basket_id, "product_id": p, "quantity": q, "state": RESERVED}
                 for p, q in sorted(wanted.items())
@@ -144,24 +187,13 @@ class BasketRepository:
 
     async def release(self, basket_id: str) -> None:
         """Puts a reservation's units back in stock."""
-        rows = await self._session.execute(
-            delete(stock_reservations)
-            .where(
-                stock_reservations.c.basket_id == basket_id,
-                stock_reservations.c.state == RESERVED,
-            )
-            .returning(stock_reservations.c.product_id, stock_reservations.c.quantity)
+        rows = await self._connection.fetch_all(
+            _RELEASE, {"basket_id": basket_id, "state": RESERVED}
         )
-        for product_id, quantity in sorted(rows.all()):
-            await self._session.execute(
-                update(products)
-                .where(products.c.id == product_id)
-                .values(stock=products.c.stock + quantity)
+        for row in sorted(rows, key=lambda r: r["product_id"]):
+            await self._connection.execute(
+                _PUT_BACK, {"product_id": row["product_id"], "quantity": row["quantity"]}
             )
 
     async def sell(self, basket_id: str) -> None:
-        await self._session.execute(
-            update(stock_reservations)
-            .where(stock_reservations.c.basket_id == basket_id)
-            .values(state=SOLD)
-        )
+        await self._connection.execute(_SELL, {"basket_id": basket_id, "state": SOLD})

@@ -14,9 +14,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-# Execution option of a connection that only reads (server.store.unit_of_work).
-READ_ONLY = "cartservice_read_only"
-
 
 def database_url(url: str, data_dir: Path) -> URL:
     """The configured URL, or the embedded SQLite file in the data directory when none is set."""
@@ -58,9 +55,7 @@ def _serialize_sqlite_writers(engine: AsyncEngine, foreign_keys: bool) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Any) -> None:
-        # A read takes no lock at BEGIN: in WAL mode it sees one committed state meanwhile.
-        deferred = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

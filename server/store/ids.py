@@ -1,4 +1,4 @@
-"""Ids of a cart's parts (items, skus, payments, …): int64, unique across every cart.
+"""Ids of carts and their parts (items, skus, payments, …): int64, unique across every cart.
 
 PostgreSQL: the sequence `cart_part_ids` steps by BLOCK, so one nextval hands a process BLOCK
 ids, and most writes allocate without a round trip. A block lost in a crash leaves a gap, never
@@ -9,17 +9,16 @@ and no two writers, in any process, can take the same ones.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from server.store.driver import Connection, Statement
 
 BLOCK = 1000
 SEQUENCE = "cart_part_ids"
 
-_NEXT_BLOCK = text(f"SELECT nextval('{SEQUENCE}')")
-_TAKE_SQLITE = text(
+_NEXT_BLOCK = Statement(f"SELECT nextval('{SEQUENCE}') AS start")
+_TAKE_SQLITE = Statement(
     "UPDATE part_id_blocks SET next_id = next_id + :count WHERE name = 'cart_parts'"
-    " RETURNING next_id - :count"
-).bindparams(bindparam("count"))
+    " RETURNING next_id - :count AS start"
+)
 
 
 class PartIds:
@@ -29,17 +28,20 @@ class PartIds:
         self._next = 0
         self._end = 0
 
-    async def take(self, connection: AsyncConnection, count: int) -> list[int]:
+    async def take(self, connection: Connection, count: int) -> list[int]:
         if count == 0:
             return []
-        if connection.dialect.name != "postgresql":
-            first = (await connection.execute(_TAKE_SQLITE, {"count": count})).scalar_one()
+        if connection.dialect != "postgresql":
+            row = await connection.fetch_one(_TAKE_SQLITE, {"count": count})
+            assert row is not None
+            first = int(row["start"])
             return list(range(first, first + count))
         taken: list[int] = []
         while len(taken) < count:
             if self._next == self._end:
-                start = (await connection.execute(_NEXT_BLOCK)).scalar_one()
-                self._next, self._end = start, start + BLOCK
+                row = await connection.fetch_one(_NEXT_BLOCK)
+                assert row is not None
+                self._next, self._end = int(row["start"]), int(row["start"]) + BLOCK
             step = min(count - len(taken), self._end - self._next)
             taken.extend(range(self._next, self._next + step))
             self._next += step

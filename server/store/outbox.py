@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 
+from server.store.driver import Connection, Statement
 from server.store.tables import outbox_events
 
 EVENTBRIDGE = "eventbridge"
@@ -131,9 +132,18 @@ _RELAY_ROUND_SETTINGS = text(
 )
 
 
-class OutboxRepository:
-    def __init__(self, session: AsyncSession | AsyncConnection) -> None:
-        self._session = session
+_WRITE = Statement(
+    "INSERT INTO outbox_events (event_id, destination, cart_id, event, created_at, status,"
+    " available_at, attempts) VALUES (:event_id, :destination, :cart_id, :event, :created_at,"
+    " :status, :available_at, :attempts)"
+)
+
+
+class OutboxWriter:
+    """A unit of work's outbox rows, written with its change."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
         self._pending: list[dict[str, object]] = []
 
     def add(self, event: ev.CartEvent, now_ms: int) -> None:
@@ -141,9 +151,22 @@ class OutboxRepository:
         self._pending.extend(outbox_rows(event, now_ms))
 
     async def write(self) -> None:
-        """Inserts every queued row in one statement, in the caller's transaction."""
+        """Inserts every queued row, in the caller's transaction."""
         if self._pending:
             rows, self._pending = self._pending, []
+            await self._connection.execute_many(_WRITE, rows)
+
+
+class OutboxRepository:
+    """The relay's reads and writes of the outbox (its own transactions, through SQLAlchemy)."""
+
+    def __init__(self, session: AsyncSession | AsyncConnection) -> None:
+        self._session = session
+
+    async def add(self, events: Sequence[ev.CartEvent], now_ms: int) -> None:
+        """Writes events in the caller's transaction (tests and benches fill outboxes so)."""
+        rows = [row for event in events for row in outbox_rows(event, now_ms)]
+        if rows:
             await self._session.execute(_INSERT, rows)
 
     async def settle_relay_round(self) -> None:

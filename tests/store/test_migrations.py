@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.domain.model import Cart, CartItem, ChargeLevel, ContactMethod, Sku
 from server.store.database import create_engine, database_url
-from server.store.ids import PartIds
+from server.store.driver import Database
 from server.store.migrate import migrate_to
-from server.store.repository import CartRepository
+from server.store.unit_of_work import UnitOfWorkFactory
 from tests.conftest import fresh_postgres_database
 
 SHIPPING = {
@@ -191,28 +191,33 @@ async def _fill_old_schema(engine: AsyncEngine) -> None:
         await connection.run_sync(fill)
 
 
-async def _carts(engine: AsyncEngine) -> list[Cart]:
-    async with engine.connect() as connection:
-        repository = CartRepository(connection, PartIds())
-        return [await repository.get(7), await repository.get(8)]
+async def _carts_after_upgrade(url: Any) -> tuple[list[Cart], Cart]:
+    """Carts 7 and 8 as the service reads them, and cart 7 with one more item (rolled back)."""
+    database = Database(url, 1)
+    units = UnitOfWorkFactory(database)
+    try:
+        async with units.reading() as uow:
+            carts = [await uow.carts.get(7), await uow.carts.get(8)]
+        async with units() as uow:
+            changed = await uow.carts.get(7, for_update=True)
+            changed.items.append(CartItem(quantity=1, skus=[Sku(sku_id="new")]))
+            changed.version += 1
+            await uow.carts.flush()  # never committed
+    finally:
+        await database.close()
+    return carts, changed
 
 
 def test_upgrade_folds_every_part_into_the_document_and_downgrade_restores_the_rows(
     engine_url: str, tmp_path: Path
 ) -> None:
     async def scenario() -> tuple[list[Cart], Cart, dict[str, list[dict[str, Any]]]]:
-        engine = create_engine(database_url(engine_url, tmp_path))
+        url = database_url(engine_url, tmp_path)
+        engine = create_engine(url)
         try:
             await _fill_old_schema(engine)
             await migrate_to(engine, "head")
-            carts = await _carts(engine)
-            async with engine.begin() as connection:
-                repository = CartRepository(connection, PartIds())
-                changed = await repository.get(7, for_update=True)
-                changed.items.append(CartItem(quantity=1, skus=[Sku(sku_id="new")]))
-                changed.version += 1
-                await repository.flush()
-                await connection.rollback()
+            carts, changed = await _carts_after_upgrade(url)
             await migrate_to(engine, "0004")
             async with engine.connect() as connection:
                 restored = await connection.run_sync(_rows)
