@@ -52,12 +52,16 @@ class Connection(Protocol):
     async def fetch_all(self, statement: Statement, params: Params = ...) -> list[Row]: ...
     async def execute(self, statement: Statement, params: Params = ...) -> int: ...
     async def execute_many(self, statement: Statement, rows: Sequence[Params]) -> None: ...
+    async def execute_later(self, statement: Statement, params: Params = ...) -> None: ...
+    async def execute_many_later(self, statement: Statement, rows: Sequence[Params]) -> None: ...
     async def begin(self, *, write: bool) -> None: ...
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...
 
 
 Listener = Callable[[str], None]
+# What a listener hears when statements go to the database and their answers come back.
+ROUND_TRIP = "(round trip)"
 _BEGIN = Statement("BEGIN")
 _BEGIN_IMMEDIATE = Statement("BEGIN IMMEDIATE")
 _COMMIT = Statement("COMMIT")
@@ -65,52 +69,85 @@ _ROLLBACK = Statement("ROLLBACK")
 
 
 class _Postgres:
+    """Statements a change only writes wait in a queue and travel with the next statement that
+    needs an answer, in one pipeline: BEGIN goes with the locking SELECT, and the cart's UPDATE,
+    its outbox INSERT and COMMIT with each other, so a change costs two round trips."""
+
     dialect = "postgresql"
+
+    def __init__(self, connection: psycopg.AsyncConnection[Row], listener: Listener | None):
+        self._connection = connection
+        self._listener = listener
+        self._queued: list[tuple[Statement, Any, bool]] = []
+        self.in_transaction = False
 
     @property
     def broken(self) -> bool:
         return bool(self._connection.broken or self._connection.closed)
 
-    def __init__(self, connection: psycopg.AsyncConnection[Row], listener: Listener | None):
-        self._connection = connection
-        self._listener = listener
-        self.in_transaction = False
-
     async def fetch_one(self, statement: Statement, params: Params = {}) -> Row | None:  # noqa: B006
-        cursor = await self._run(statement, params)
-        return await cursor.fetchone()
+        return await (await self._send(statement, params)).fetchone()
 
     async def fetch_all(self, statement: Statement, params: Params = {}) -> list[Row]:  # noqa: B006
-        cursor = await self._run(statement, params)
-        return await cursor.fetchall()
+        return await (await self._send(statement, params)).fetchall()
 
     async def execute(self, statement: Statement, params: Params = {}) -> int:  # noqa: B006
-        return (await self._run(statement, params)).rowcount
+        return (await self._send(statement, params)).rowcount
 
     async def execute_many(self, statement: Statement, rows: Sequence[Params]) -> None:
-        self._heard(statement)
-        async with self._connection.cursor() as cursor:
-            await cursor.executemany(statement.postgresql, rows)
+        self._queue(statement, rows, many=True)
+        await self._send(None, {})
+
+    async def execute_later(self, statement: Statement, params: Params = {}) -> None:  # noqa: B006
+        self._queue(statement, params, many=False)
+
+    async def execute_many_later(self, statement: Statement, rows: Sequence[Params]) -> None:
+        if rows:
+            self._queue(statement, rows, many=True)
 
     async def begin(self, *, write: bool) -> None:
-        await self._run(_BEGIN, {})
+        self._queue(_BEGIN, {}, many=False)
         self.in_transaction = True
 
     async def commit(self) -> None:
-        await self._run(_COMMIT, {})
+        await self._send(_COMMIT, {})
         self.in_transaction = False
 
     async def rollback(self) -> None:
-        await self._run(_ROLLBACK, {})
+        unsent_begin = bool(self._queued) and self._queued[0][0] is _BEGIN
+        self._queued.clear()
         self.in_transaction = False
+        if not unsent_begin:
+            await self._send(_ROLLBACK, {})
 
-    async def _run(self, statement: Statement, params: Params) -> psycopg.AsyncCursor[Row]:
-        self._heard(statement)
-        return await self._connection.execute(statement.postgresql, params)
+    def _queue(self, statement: Statement, params: Any, *, many: bool) -> None:
+        self._heard(statement.verb)
+        self._queued.append((statement, params, many))
 
-    def _heard(self, statement: Statement) -> None:
+    async def _send(self, statement: Statement | None, params: Params) -> psycopg.AsyncCursor[Row]:
+        """Sends the queue and then `statement` (if any) in one round trip; its cursor."""
+        if statement is not None:
+            self._heard(statement.verb)
+        self._heard(ROUND_TRIP)
+        connection = self._connection
+        if not self._queued:
+            assert statement is not None
+            return await connection.execute(statement.postgresql, params)
+        queued, self._queued = self._queued, []
+        cursor: psycopg.AsyncCursor[Row] = connection.cursor()
+        async with connection.pipeline():
+            for waiting, values, many in queued:
+                if many:
+                    await connection.cursor().executemany(waiting.postgresql, values)
+                else:
+                    await connection.execute(waiting.postgresql, values)
+            if statement is not None:
+                await cursor.execute(statement.postgresql, params)
+        return cursor
+
+    def _heard(self, verb: str) -> None:
         if self._listener is not None:
-            self._listener(statement.verb)
+            self._listener(verb)
 
 
 class _Sqlite:
@@ -138,6 +175,13 @@ class _Sqlite:
     async def execute_many(self, statement: Statement, rows: Sequence[Params]) -> None:
         self._heard(statement)
         await self._connection.executemany(statement.sqlite, rows)
+
+    async def execute_later(self, statement: Statement, params: Params = {}) -> None:  # noqa: B006
+        await self.execute(statement, params)  # a local file: nothing to save by waiting
+
+    async def execute_many_later(self, statement: Statement, rows: Sequence[Params]) -> None:
+        if rows:
+            await self.execute_many(statement, rows)
 
     async def begin(self, *, write: bool) -> None:
         # A change takes SQLite's write lock at BEGIN (its FOR UPDATE); a read sees one

@@ -154,7 +154,7 @@ class OutboxWriter:
         """Inserts every queued row, in the caller's transaction."""
         if self._pending:
             rows, self._pending = self._pending, []
-            await self._connection.execute_many(_WRITE, rows)
+            await self._connection.execute_many_later(_WRITE, rows)
 
 
 class OutboxRepository:

@@ -112,10 +112,11 @@ class CartRepository:
 
     async def delete(self, cart: Cart) -> None:
         self._locked.pop(cart.id or 0, None)
-        await self._connection.execute(_DELETE, {"id": cart.id})
+        await self._connection.execute_later(_DELETE, {"id": cart.id})
 
     async def flush(self) -> None:
-        """Writes new and changed carts; every new cart and part gets its id."""
+        """Writes new and changed carts (on PostgreSQL the statements travel with the next that
+        needs an answer, at the latest with COMMIT); every new cart and part gets its id."""
         new, self._new = self._new, []
         changed = [cart for cart, version in self._locked.values() if cart.version != version]
         missing = len(new) + sum(parts_without_ids(cart) for cart in (*new, *changed))
@@ -123,11 +124,11 @@ class CartRepository:
         for cart in new:
             cart.id = next(ids)
             assign_part_ids(cart, ids.__next__)
-            await self._connection.execute(_INSERT, _columns(cart))
+            await self._connection.execute_later(_INSERT, _columns(cart))
         for cart in changed:
             assign_part_ids(cart, ids.__next__)
             columns = _columns(cart)
-            await self._connection.execute(_UPDATE, {
+            await self._connection.execute_later(_UPDATE, {
                 name: columns[name]
                 for name in ("id", "status", "version", "updated_time", "document")
             })  # fmt: skip

@@ -69,7 +69,7 @@ class UnitOfWork:
             # PostgreSQL delivers a NOTIFY to every listening server process on commit, never
             # for a transaction that rolls back.
             for change in self._basket_changes:
-                await self._connection.fetch_one(_NOTIFY, {"payload": change.to_payload()})
+                await self._connection.execute_later(_NOTIFY, {"payload": change.to_payload()})
         await self._connection.commit()
         if self._local_fan_out is not None:
             for change in self._basket_changes:
