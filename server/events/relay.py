@@ -24,6 +24,7 @@ from server.store.outbox import OutboxRepository, PendingRow
 
 log = logging.getLogger(__name__)
 WAKE_COALESCE_S = 0.005
+ROUND_PACE_S = 0.02
 
 BACKOFF_BASE_S = 0.2
 BACKOFF_MAX_S = 30.0
@@ -101,9 +102,10 @@ class OutboxRelay:
                     # Woken by a commit: let the commits of the next few ms join the same round.
                     await asyncio.sleep(WAKE_COALESCE_S)
             elif sent < self._batch_size:
-                # A partial round under a steady stream of commits: the next round waits as
-                # long, so that each round carries several events instead of one or two.
-                await asyncio.sleep(WAKE_COALESCE_S)
+                # A partial round under a steady stream of commits: the next one waits, so that
+                # each round carries many events instead of one or two (a round's own work cost
+                # the request path ~1/3 of its throughput at one event a round).
+                await asyncio.sleep(ROUND_PACE_S)
 
     async def _help_with_backlog(
         self, destination: str, publisher: Publisher, stop: asyncio.Event, backlog: asyncio.Event
