@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -27,37 +28,65 @@ LOCAL_ACCOUNT = "000000000000"
 
 
 def seed_json(message: Message) -> dict[str, Any]:
+    plan = _PLANS.get(message.DESCRIPTOR)
+    if plan is None:
+        plan = _PLANS[message.DESCRIPTOR] = _plan(message.DESCRIPTOR)
     out: dict[str, Any] = {}
-    for field in message.DESCRIPTOR.fields:
-        value = getattr(message, field.name)
-        message_type = field.message_type
-        if message_type is not None and message_type.GetOptions().map_entry:
-            value_field = message_type.fields_by_name["value"]
-            out[field.json_name] = {k: _value(value_field, v) for k, v in value.items()}
-        elif field.is_repeated:
+    for name, key, kind, convert in plan:
+        value = getattr(message, name)
+        if kind is _ALWAYS:
+            out[key] = value
+        elif kind is _MAP:
+            out[key] = {k: convert(v) for k, v in value.items()}
+        elif kind is _LIST:
             if value:
-                out[field.json_name] = [_value(field, v) for v in value]
-        elif message_type is not None or field.has_presence:
-            if message.HasField(field.name):
-                out[field.json_name] = _value(field, value)
-        elif field.enum_type is not None:
-            if value:
-                out[field.json_name] = _value(field, value)
-        else:
-            out[field.json_name] = value
+                out[key] = [convert(v) for v in value]
+        elif kind is _PRESENT:
+            if message.HasField(name):
+                out[key] = convert(value)
+        elif value:  # an enum, shown unless unset
+            out[key] = convert(value)
     return out
 
 
-def _value(field: Any, value: Any) -> Any:
-    if field.message_type is DECIMAL:
-        return Decimal(value.value)
-    if field.message_type is not None:
-        return seed_json(value)
-    if field.enum_type is not None:
-        return field.enum_type.values_by_number[value].name.removeprefix(
-            _enum_prefix(field.enum_type)
-        )
+# How each field appears (the rules of the module docstring), planned once per message type.
+_ALWAYS, _MAP, _LIST, _PRESENT, _NONZERO = range(5)
+Plan = list[tuple[str, str, int, Callable[[Any], Any]]]
+_PLANS: dict[Any, Plan] = {}
+
+
+def _plan(descriptor: Any) -> Plan:
+    plan: Plan = []
+    for field in descriptor.fields:
+        message_type = field.message_type
+        if message_type is not None and message_type.GetOptions().map_entry:
+            kind, convert = _MAP, _converter(message_type.fields_by_name["value"])
+        elif field.is_repeated:
+            kind, convert = _LIST, _converter(field)
+        elif message_type is not None or field.has_presence:
+            kind, convert = _PRESENT, _converter(field)
+        elif field.enum_type is not None:
+            kind, convert = _NONZERO, _converter(field)
+        else:
+            kind, convert = _ALWAYS, _identity
+        plan.append((field.name, field.json_name, kind, convert))
+    return plan
+
+
+def _identity(value: Any) -> Any:
     return value
+
+
+def _converter(field: Any) -> Callable[[Any], Any]:
+    if field.message_type is DECIMAL:
+        return lambda value: Decimal(value.value)
+    if field.message_type is not None:
+        return seed_json
+    if field.enum_type is not None:
+        prefix = _enum_prefix(field.enum_type)
+        names = {v.number: v.name.removeprefix(prefix) for v in field.enum_type.values}
+        return names.__getitem__
+    return _identity
 
 
 def event_detail(event: ev.CartEvent) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -100,16 +101,24 @@ class JsonLinesSink:
         self._destination = destination
         self._region = region
         self._lock = threading.Lock()
+        self._fd: int | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
 
     async def publish(self, events: Sequence[ev.CartEvent]) -> list[Outcome]:
-        lines = [
+        data = "".join(
             _one_line(dumps(document)) + "\n"
             for event in events
             for document in self._documents(event)
-        ]
-        with self._lock, self._path.open("a", encoding="utf-8") as sink:
-            sink.writelines(lines)
+        ).encode()
+        with self._lock:
+            # Kept open (opening the file for each round cost more than writing it), and one
+            # append per batch: writes with O_APPEND never interleave with the other
+            # destination's, which appends to the same file.
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            written = 0
+            while written < len(data):
+                written += os.write(self._fd, data[written:])
         return [SENT] * len(events)
 
     def another(self) -> Publisher:
@@ -121,7 +130,10 @@ class JsonLinesSink:
         return rabbitmq_messages(event)
 
     async def close(self) -> None:
-        pass
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 class EventBridgePublisher(_OnOwnThread):
