@@ -62,7 +62,7 @@ class TokenVerifier:
         return cls(algorithm, key, issuer, audience, leeway)
 
     # Verified tokens, until they expire: a caller sends the same token with every call, and
-    # checking its signature and claims again each time cost ~5 % of a call's CPU.
+    # checking its signature and claims again is the same answer at a price (bench/README.md).
     _verified: dict[str, tuple[Identity, float]] = field(
         default_factory=dict, compare=False, repr=False
     )

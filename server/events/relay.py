@@ -103,8 +103,8 @@ class OutboxRelay:
                     await asyncio.sleep(WAKE_COALESCE_S)
             elif sent < self._batch_size:
                 # A partial round under a steady stream of commits: the next one waits, so that
-                # each round carries many events instead of one or two (a round's own work cost
-                # the request path ~1/3 of its throughput at one event a round).
+                # each round carries many events instead of one or two (a round's own statements
+                # share the event loop with the requests).
                 await asyncio.sleep(ROUND_PACE_S)
 
     async def _help_with_backlog(

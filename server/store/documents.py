@@ -1,6 +1,6 @@
 """A cart as one document: the serialized `cartservice.cart.v1.Cart` of the contract.
 
-The document is exactly what GetCart answers, so a read parses it (in C, ~20 µs for 20 items)
+The document is exactly what GetCart answers, so a read parses it (in C)
 and sends it on without touching the domain; the row's columns repeat what lookups need.
 docs/decisions.md says why protobuf and not JSON (figures in bench/README.md). A change reads
 the document into the domain's dataclasses by a plan made once per class (which fields, how

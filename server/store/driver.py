@@ -1,8 +1,8 @@
 """The request path's connections: psycopg 3 (async) to PostgreSQL, aiosqlite to SQLite.
 
-Units of work talk to the driver directly. Through SQLAlchemy's asyncio layer the same write
-transaction cost 4.3 ms of CPU against 1.4 ms on the bare driver (bench/README.md), most of a
-call's time. SQLAlchemy keeps what is not per request: migrations, the relay, the catalog.
+Units of work talk to the driver directly: SQLAlchemy's asyncio layer (greenlets around psycopg)
+cost a write transaction about three times the driver's own CPU, most of a call's (figures in
+bench/README.md). SQLAlchemy keeps what is not per request: migrations, the relay, the catalog.
 Statements are written once, with `:name` parameters, and adapted to each driver's style at
 import.
 """
