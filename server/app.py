@@ -115,8 +115,7 @@ async def serve(settings: Settings) -> None:
     if relay:
         background.append(asyncio.create_task(relay.run(background_stop)))
         log.info("outbox relay in process: events to %s", describe_destinations(settings))
-    log.info("serving on %s:%d", settings.host, port)
-    _tell_parent_serving()
+    _announce(settings.host, port)
 
     await _wait_for_stop_signal()
     log.info("stopping: refusing new calls, %.1fs grace for running ones", settings.grace_period)
@@ -218,10 +217,13 @@ async def run_relay(settings: Settings) -> None:
     log.info("relay stopped")
 
 
-def _tell_parent_serving() -> None:
-    """A worker of `serve --workers N` tells its parent it serves."""
+def _announce(host: str, port: int) -> None:
     if os.environ.get(READY_FILE_ENV):
+        # One of `serve --workers N`: the parent says "serving on" once every worker is ready.
+        log.info("worker ready on %s:%d", host, port)
         Path(os.environ[READY_FILE_ENV]).touch()
+    else:
+        log.info("serving on %s:%d", host, port)
 
 
 class AddressInUse(Exception):
