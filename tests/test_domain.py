@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from server.api.convert import decimal_text, java_date_text
+from server.api.convert import decimal_text
 from server.api.validation import Violations
 from server.domain import cart_operations as ops
 from server.domain.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
@@ -132,7 +132,7 @@ def test_malformed_decimals_are_violations(text: str) -> None:
 
 
 def test_item_times_render_as_the_seed_does() -> None:
-    assert java_date_text(1_715_235_065_946) == "Thu May 09 06:11:05 GMT 2024"
+    assert ops.item_time_text(1_715_235_065_946) == "Thu May 09 06:11:05 GMT 2024"
 
 
 def test_a_cart_holds_at_most_max_items() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -375,3 +376,39 @@ def test_a_known_field_sent_with_another_wire_type_is_undecodable_and_unknown_fi
     assert isinstance(found, errors.Undecodable) and "cart.items[0].skus" in found.problem
     newer_client = pb.CreateCartRequest(cart=r.Cart(type="t")).SerializeToString() + b"\xf8\x06\x01"
     assert isinstance(decode(newer_client), pb.CreateCartRequest)  # field 111: not ours, ignored
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        ("psycopg", grpc.StatusCode.UNAVAILABLE),
+        ("sqlite", grpc.StatusCode.UNAVAILABLE),
+        ("pool timeout", grpc.StatusCode.UNAVAILABLE),
+        ("bug", grpc.StatusCode.INTERNAL),
+    ],
+)
+def test_a_database_away_is_unavailable_and_anything_else_internal(
+    error: str, expected: grpc.StatusCode
+) -> None:
+    import sqlite3
+
+    import psycopg
+
+    from server.api import errors
+
+    raised = {
+        "psycopg": psycopg.OperationalError("connection refused"),
+        "sqlite": sqlite3.OperationalError("database is locked"),
+        "pool timeout": TimeoutError(),
+        "bug": RuntimeError("a fault of ours"),
+    }[error]
+    aborted: list[grpc.StatusCode] = []
+
+    class Context:
+        async def abort(self, code: grpc.StatusCode, details: str, metadata: Any = None) -> None:
+            aborted.append(code)
+            raise grpc.aio.AbortError()
+
+    with pytest.raises(grpc.aio.AbortError):
+        asyncio.run(errors.abort_for(Context(), raised))  # type: ignore[arg-type]
+    assert aborted == [expected]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import MISSING, fields
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from cartservice.type.v1 import decimal_pb2
 from google.protobuf import field_mask_pb2
@@ -18,7 +18,6 @@ from google.protobuf.message import Message
 
 from server.api.validation import Violations, limits, rule_for
 from server.domain import model
-from server.domain.cart_operations import item_time_text as java_date_text
 from server.store.messages import (
     decimal_message,
     decimal_text,
@@ -27,7 +26,7 @@ from server.store.messages import (
     to_proto,
 )
 
-__all__ = ["decimal_message", "decimal_text", "java_date_text", "to_proto"]
+__all__ = ["decimal_message", "decimal_text", "to_proto"]
 
 DOMAIN_CLASSES: dict[str, type] = {
     cls.__name__: cls
@@ -43,7 +42,6 @@ DOMAIN_ENUMS: dict[str, type[StrEnum]] = {
 # Ids that refer to another resource, where 0 on the wire means "none".
 OPTIONAL_REFERENCES = {"OtherCharge.item_id"}
 DECIMAL = decimal_pb2.Decimal.DESCRIPTOR
-M = TypeVar("M", bound=Message)
 
 
 class _Unset:

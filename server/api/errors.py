@@ -33,6 +33,8 @@ from server.store.driver import UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
 ERROR_DOMAIN = "cartservice"
+# The database is unreachable, through SQLAlchemy (relay, catalog) or the driver (requests).
+_DATABASE_AWAY = (OperationalError, PoolTimeoutError, *UNAVAILABLE_ERRORS)
 
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -180,7 +182,7 @@ async def abort_for(context: grpc.aio.ServicerContext, error: Exception) -> NoRe
         raise error
     if isinstance(error, DomainError):
         await _abort(context, status_for(error))
-    elif isinstance(error, OperationalError | PoolTimeoutError | UNAVAILABLE_ERRORS):
+    elif isinstance(error, _DATABASE_AWAY):
         log.warning("database unavailable: %s", error.__class__.__name__)
         await _abort(context, _status(code_pb2.UNAVAILABLE, "database unavailable; retry"))
     elif isinstance(error, DBAPIError):

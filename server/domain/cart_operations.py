@@ -80,12 +80,11 @@ def patch_cart(cart: Cart, changes: Mapping[str, Any], stamp: Stamp) -> Cart:
     if moving:
         _check_transition(cart, new_status)
         if cart.status is not CartStatus.ACTIVE:
-            cart.status = new_status
+            cart.status = new_status  # re-opened first: the fields change on the open cart
     if others or not moving:
         ensure_mutable(cart)
     _apply(cart, others)
-    if moving:
-        cart.status = new_status
+    cart.status = new_status
     _touch(cart, stamp)
     return cart
 

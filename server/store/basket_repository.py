@@ -3,6 +3,7 @@ transaction. The cart of a basket is loaded and saved by CartRepository."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -68,6 +69,15 @@ _RELEASE = Statement(
 )
 _PUT_BACK = Statement("UPDATE products SET stock = stock + :quantity WHERE id = :product_id")
 _SELL = Statement("UPDATE stock_reservations SET state = :state WHERE basket_id = :basket_id")
+
+
+@functools.lru_cache(maxsize=128)
+def _products_statement(count: int) -> Statement:
+    names = ", ".join(f":p{n}" for n in range(count))
+    return Statement(
+        "SELECT id, name, retail_price, currency, provider, stock FROM products"
+        f" WHERE id IN ({names})"
+    )
 
 
 def _money(value: Any) -> Decimal | None:
@@ -141,13 +151,8 @@ class BasketRepository:
         ids = sorted(set(product_ids))
         if not ids:
             return {}
-        names = [f":p{n}" for n in range(len(ids))]
-        statement = Statement(
-            "SELECT id, name, retail_price, currency, provider, stock FROM products"
-            f" WHERE id IN ({', '.join(names)})"
-        )
         rows = await self._connection.fetch_all(
-            statement, {f"p{n}": product_id for n, product_id in enumerate(ids)}
+            _products_statement(len(ids)), {f"p{n}": product_id for n, product_id in enumerate(ids)}
         )
         return {
             row["id"]: Product(**{**row, "retail_price": _money(row["retail_price"])})
