@@ -30,6 +30,8 @@ from server.config import Settings
 from server.events.relay import OutboxRelay
 from server.events.setup import describe as describe_destinations
 from server.events.setup import outbox_relay
+from server.service.baskets import BasketHandlers
+from server.service.carts import CartHandlers, CartLimits
 from server.store.database import create_engine, database_url, session_factory
 from server.store.demo_catalog import catalog_is_empty, load_demo_catalog
 from server.store.driver import Database
@@ -87,15 +89,18 @@ async def serve(settings: Settings) -> None:
     on_commit = relay.notify if relay else lambda: None
     on_postgres = url.get_backend_name() == "postgresql"
     feed = BasketFeed(
-        lambda basket_id: basket_servicer.snapshot_for_feed(basket_id),
+        lambda basket_id: baskets.snapshot_for_feed(basket_id),
         stall_seconds=settings.watch_stall_seconds,
     )
     units = UnitOfWorkFactory(database, local_fan_out=None if on_postgres else feed.publish)
-    basket_servicer = BasketServicer(units, feed, on_commit=on_commit)
-    cart_service_pb2_grpc.add_CartServiceServicer_to_server(
-        CartServicer(units, on_commit=on_commit), server
+    limits = settings.limits()
+    cart_limits = CartLimits(items_per_cart=limits.items_per_cart, quantity=limits.quantity)
+    baskets = BasketHandlers(units, feed, on_commit=on_commit, limits=cart_limits)
+    carts = CartHandlers(units, on_commit=on_commit, limits=cart_limits)
+    cart_service_pb2_grpc.add_CartServiceServicer_to_server(CartServicer(carts), server)
+    basket_service_pb2_grpc.add_BasketServiceServicer_to_server(
+        BasketServicer(baskets, feed), server
     )
-    basket_service_pb2_grpc.add_BasketServiceServicer_to_server(basket_servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -6,14 +6,22 @@ leaves nothing behind, and reads see only committed documents."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any
 
 from cartservice.cart.v1 import cart_pb2
 from cartservice.events.v1 import events_pb2 as ev
 
-from server.domain.errors import NotFound
+from server.domain.basket_lifecycle import (
+    BASKET_NOT_FOUND,
+    UNAVAILABLE_PRODUCT,
+    BasketState,
+    Product,
+)
+from server.domain.basket_pricing import PromoCode
+from server.domain.errors import FailedPrecondition, NotFound
 from server.domain.model import Cart
 from server.store.documents import assign_part_ids, cart_message, decode_cart, encode_cart
 from server.watch.basket_changes import BasketChange
@@ -25,6 +33,16 @@ class MemoryStore:
         self.events: list[ev.CartEvent] = []
         self.basket_changes: list[BasketChange] = []
         self.ids = itertools.count(1)
+        self.baskets: dict[str, BasketState] = {}
+        self.products: dict[str, Product] = {}
+        self.promo_codes: dict[str, PromoCode] = {}
+        self.stock: dict[str, int] = {}  # product id → units left
+        self.reserved: dict[str, dict[str, int]] = {}  # basket id → product id → units
+        self.sold: set[str] = set()  # basket ids whose reservation was sold
+
+    def add_product(self, product: Product) -> None:
+        self.products[product.id] = product
+        self.stock[product.id] = product.stock
 
 
 class _Carts:
@@ -39,7 +57,8 @@ class _Carts:
 
     async def get(self, cart_id: int, *, for_update: bool = False) -> Cart:
         version, document, _ = self._committed(cart_id)
-        cart = decode_cart(document, version)
+        held = (b.basket_id for b in self._store.baskets.values() if b.cart_id == cart_id)
+        cart = decode_cart(document, version, next(held, None))
         if for_update:
             self.track(cart)
         return cart
@@ -87,6 +106,79 @@ class _Carts:
         return self._store.documents[cart_id]
 
 
+class _Baskets:
+    """Baskets, catalog and stock; writes are staged and land on commit."""
+
+    def __init__(self, store: MemoryStore, staged: list[Callable[[], None]]) -> None:
+        self._store = store
+        self._staged = staged
+
+    async def find(self, basket_id: str) -> BasketState | None:
+        state = self._store.baskets.get(basket_id)
+        return dataclasses.replace(state) if state else None
+
+    async def get(self, basket_id: str) -> BasketState:
+        state = await self.find(basket_id)
+        if state is None:
+            raise NotFound("basket", basket_id, reason=BASKET_NOT_FOUND)
+        return state
+
+    async def with_cart(
+        self, basket_id: str, *, for_update: bool = False
+    ) -> tuple[BasketState, Cart]:
+        state = await self.get(basket_id)
+        if state.cart_id not in self._store.documents:
+            raise NotFound("basket", basket_id, reason=BASKET_NOT_FOUND)
+        version, document, _ = self._store.documents[state.cart_id]
+        return state, decode_cart(document, version, basket_id)
+
+    async def add(self, state: BasketState) -> None:
+        if state.basket_id in self._store.baskets:
+            raise AssertionError("basket ids are unique")
+        self.stage(lambda: self._store.baskets.__setitem__(state.basket_id, state))
+
+    async def save(self, state: BasketState) -> None:
+        saved = dataclasses.replace(state)
+        self.stage(lambda: self._store.baskets.__setitem__(state.basket_id, saved))
+
+    async def product(self, product_id: str) -> Product | None:
+        return self._store.products.get(product_id)
+
+    async def products(self, product_ids: Iterable[str]) -> dict[str, Product]:
+        return {p: self._store.products[p] for p in product_ids if p in self._store.products}
+
+    async def promo_code(self, code: str) -> PromoCode | None:
+        return self._store.promo_codes.get(code)
+
+    async def reserve(self, basket_id: str, wanted: Mapping[str, int]) -> None:
+        for product_id, quantity in wanted.items():
+            if self._store.stock.get(product_id, 0) < quantity:
+                raise FailedPrecondition(
+                    f"product {product_id}: fewer than {quantity} left in stock",
+                    UNAVAILABLE_PRODUCT,
+                )
+
+        def take() -> None:
+            for product_id, quantity in wanted.items():
+                self._store.stock[product_id] -= quantity
+            self._store.reserved[basket_id] = dict(wanted)
+
+        self.stage(take)
+
+    async def release(self, basket_id: str) -> None:
+        def put_back() -> None:
+            for product_id, quantity in self._store.reserved.pop(basket_id, {}).items():
+                self._store.stock[product_id] += quantity
+
+        self.stage(put_back)
+
+    async def sell(self, basket_id: str) -> None:
+        self.stage(lambda: self._store.sold.add(basket_id))
+
+    def stage(self, write: Callable[[], None]) -> None:
+        self._staged.append(write)
+
+
 class _Outbox:
     def __init__(self) -> None:
         self.pending: list[ev.CartEvent] = []
@@ -100,9 +192,10 @@ class MemoryUnitOfWork:
         self._store = store
         self._written: dict[int, Cart | None] = {}
         self._changes: list[BasketChange] = []
+        self._staged: list[Callable[[], None]] = []
         self.carts = _Carts(store, self._written)
         self.outbox = _Outbox()
-        self.baskets: Any = None  # carts of baskets are not kept here
+        self.baskets = _Baskets(store, self._staged)
 
     async def __aenter__(self) -> MemoryUnitOfWork:
         return self
@@ -114,6 +207,7 @@ class MemoryUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._written.clear()  # uncommitted: gone  # fmt: skip
+        self._staged.clear()
 
     def basket_changed(self, change: BasketChange) -> None:
         self._changes.append(change)
@@ -122,11 +216,16 @@ class MemoryUnitOfWork:
         for cart_id, cart in self._written.items():
             if cart is None:
                 self._store.documents.pop(cart_id, None)
+                for basket in [b for b in self._store.baskets.values() if b.cart_id == cart_id]:
+                    del self._store.baskets[basket.basket_id]  # the row's foreign key cascades
             else:
                 self._store.documents[cart_id] = (cart.version, encode_cart(cart), cart)
         self._store.events.extend(self.outbox.pending)
         self._store.basket_changes.extend(self._changes)
+        for write in self._staged:
+            write()
         self._written.clear()
+        self._staged.clear()
 
 
 class MemoryUnits:

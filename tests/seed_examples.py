@@ -16,7 +16,7 @@ from cartservice.type.v1 import decimal_pb2
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from server.store.messages import enum_prefix as _enum_prefix
+from server.contract.messages import enum_prefix as _enum_prefix
 
 # shared/ sits beside the project (DEVELOPERS.md); CARTSERVICE_SHARED_DIR points elsewhere.
 SHARED = Path(

@@ -73,7 +73,7 @@ def test_status_rules() -> None:
     with pytest.raises(FailedPrecondition):
         ops.patch_cart(cart, {"status": CartStatus.ACTIVE}, STAMP)
     with pytest.raises(FailedPrecondition):
-        ops.check_deletable(cart)
+        ops.delete_cart(cart)
 
 
 def test_every_change_bumps_the_version_and_stamps_who_and_when() -> None:

@@ -17,14 +17,14 @@ from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 
 from server.api.validation import Violations, limits, rule_for
-from server.domain import model
-from server.store.messages import (
+from server.contract.messages import (
     decimal_message,
     decimal_text,
     enum_prefix,
     is_map,
     to_proto,
 )
+from server.domain import model
 
 __all__ = ["decimal_message", "decimal_text", "to_proto"]
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from server.domain import cart_operations as ops
+from server.domain import events
 from server.domain.basket_pricing import PromoCode, discounts, in_minor_units, quote
 from server.domain.cart_operations import Stamp
 from server.domain.errors import FailedPrecondition, NotFound
@@ -35,6 +36,7 @@ BASKET_NOT_FOUND = "BasketNotFound"
 BASKET_DELETED = "BasketDeleted"  # only on WatchBasket streams
 
 PAYMENT_INTENT_TYPE = "PAYMENT_INTENT"
+BASKET_CART_TYPE = "basket"
 
 
 class Stage(StrEnum):
@@ -309,6 +311,7 @@ def create_payment_intent(
     ops.add_payments(cart, [payment], stamp)
     state.payment_intent_id = intent_id
     state.payment_intent_time = stamp.now_ms
+    cart.record(events.PaymentIntentCreated())
     return payment
 
 
@@ -337,6 +340,7 @@ def delete_payment_intent(cart: Cart, state: BasketState, stamp: Stamp) -> int:
     assert payment.id is not None
     ops.delete_payment(cart, payment.id, stamp)
     state.payment_intent_id = state.payment_intent_time = None
+    cart.record(events.PaymentIntentDeleted())
     return payment.id
 
 
@@ -351,8 +355,34 @@ def complete(cart: Cart, state: BasketState, reference: str, stamp: Stamp) -> Pa
     ops.patch_cart(cart, {"status": CartStatus.CHECKED_OUT}, stamp)
     state.stage = Stage.SETTLED
     state.payment_reference = reference
+    cart.record(events.BasketCompleted())
     return payment
 
 
-def check_deletable(state: BasketState) -> None:
+def delete(cart: Cart, state: BasketState) -> None:
     ensure_mutable(state)
+    ops.delete_cart(cart)
+    cart.record(events.BasketDeleted())
+
+
+def new_basket_cart(
+    basket_id: str, sales_channel_id: str, owner: tuple[str, int], stamp: Stamp
+) -> Cart:
+    """The cart that holds a new basket (its BasketState follows once the cart has its id)."""
+    cart = Cart(
+        type=BASKET_CART_TYPE,
+        custom_properties={"basketId": basket_id, "salesChannelId": sales_channel_id},
+    )
+    cart.user_id, cart.collection_id = owner
+    ops.new_cart(cart, stamp)
+    cart.basket_id = basket_id
+    cart.record(events.BasketCreated())
+    return cart
+
+
+def mark_updated(cart: Cart) -> bool:
+    """Records BasketUpdated after the events of a change; False: the call changed nothing."""
+    if not cart.events:
+        return False
+    cart.record(events.BasketUpdated())
+    return True

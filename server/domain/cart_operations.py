@@ -1,8 +1,9 @@
 """Every change the cart service can make to a cart, as pure functions on the aggregate.
 
 Each function takes the Stamp of the change (who acts, when), checks the rules, mutates the cart
-and returns what the caller gets back. None of them does I/O: server.api loads the cart inside a
-unit of work (row-locked), calls one of these and commits.
+records what it did on the cart (server.domain.events) and returns what the caller gets back.
+None of them does I/O: a handler of server.service loads the cart inside a unit of work
+(row-locked), calls one of these and commits.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from server.domain import events
 from server.domain.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from server.domain.model import (
     Address,
@@ -28,6 +30,7 @@ from server.domain.model import (
     Promotion,
     Shipping,
 )
+from server.domain.pricing import CartPrice, price_cart
 
 T = TypeVar("T")
 
@@ -67,6 +70,7 @@ def new_cart(cart: Cart, stamp: Stamp) -> Cart:
                 "cart.other_charges.item_id", "item charges are added once the item exists"
             )
         _new_charge(charge, cart, stamp)
+    cart.record(events.CartCreated())
     return cart
 
 
@@ -86,15 +90,24 @@ def patch_cart(cart: Cart, changes: Mapping[str, Any], stamp: Stamp) -> Cart:
     _apply(cart, others)
     cart.status = new_status
     _touch(cart, stamp)
+    cart.record(events.CartPatched())
     return cart
 
 
-def check_deletable(cart: Cart) -> None:
+def delete_cart(cart: Cart) -> None:
     # A checked-out cart is the record of an order; it stays.
     if cart.status is CartStatus.CHECKED_OUT:
         raise FailedPrecondition(
             f"cart {cart.id} is CHECKED_OUT and cannot be deleted", "CART_CHECKED_OUT"
         )
+    cart.record(events.CartDeleted())
+
+
+def calculate(cart: Cart, max_quantity: int) -> CartPrice:
+    """Prices the cart; nothing changes, but the calculation is an event (seed 003, row 30)."""
+    price = price_cart(cart)
+    cart.record(events.CartCalculated(price, max_quantity))
+    return price
 
 
 def _check_transition(cart: Cart, new_status: CartStatus) -> None:
@@ -132,6 +145,7 @@ def create_address(cart: Cart, address: Address, stamp: Stamp) -> Address:
         raise AlreadyExists("address of cart", cart.id)
     cart.address = address
     _stamp_parts(None, address, stamp)
+    cart.record(events.AddressCreated(address))
     return address
 
 
@@ -140,6 +154,7 @@ def patch_address(cart: Cart, changes: Mapping[str, Any], stamp: Stamp) -> Addre
     address = _require(cart.address, "address of cart", cart.id)
     _apply(address, changes)
     address.address_version = stamp.now_ms
+    cart.record(events.AddressPatched(address))
     return address
 
 
@@ -147,6 +162,7 @@ def delete_address(cart: Cart, stamp: Stamp) -> None:
     _begin_change(cart, stamp)
     _require(cart.address, "address of cart", cart.id)
     cart.address = None
+    cart.record(events.AddressDeleted())
 
 
 def create_shipping(cart: Cart, shipping: Shipping, stamp: Stamp) -> Shipping:
@@ -155,6 +171,7 @@ def create_shipping(cart: Cart, shipping: Shipping, stamp: Stamp) -> Shipping:
         raise AlreadyExists("shipping of cart", cart.id)
     cart.shipping = shipping
     _stamp_parts(shipping, None, stamp)
+    cart.record(events.ShippingCreated(shipping))
     return shipping
 
 
@@ -163,6 +180,7 @@ def patch_shipping(cart: Cart, changes: Mapping[str, Any], stamp: Stamp) -> Ship
     shipping = _require(cart.shipping, "shipping of cart", cart.id)
     _apply(shipping, changes)
     shipping.shipping_version = stamp.now_ms
+    cart.record(events.ShippingPatched(shipping))
     return shipping
 
 
@@ -170,6 +188,7 @@ def delete_shipping(cart: Cart, stamp: Stamp) -> None:
     _begin_change(cart, stamp)
     _require(cart.shipping, "shipping of cart", cart.id)
     cart.shipping = None
+    cart.record(events.ShippingDeleted())
 
 
 # ---- items ----
@@ -185,6 +204,7 @@ def add_items(cart: Cart, items: list[CartItem], stamp: Stamp, *, max_items: int
     for item in items:
         _new_item(item, stamp)
         cart.items.append(item)
+    cart.record(events.ItemsAdded(tuple(items)))
     return items
 
 
@@ -201,6 +221,7 @@ def patch_item(cart: Cart, item_id: int, changes: Mapping[str, Any], stamp: Stam
         stamp,
     )
     _touch_item(item, stamp)
+    cart.record(events.ItemPatched(item))
     return item
 
 
@@ -210,6 +231,7 @@ def delete_item(cart: Cart, item_id: int, stamp: Stamp) -> None:
     cart.items.remove(item)
     # An item-level charge has no meaning without its item.
     cart.other_charges[:] = [c for c in cart.other_charges if c.item_id != item_id]
+    cart.record(events.ItemDeleted(item_id))
 
 
 def find_item(cart: Cart, item_id: int) -> CartItem:
@@ -258,6 +280,7 @@ def replace_item_properties(
     item = find_item(cart, item_id)
     item.custom_properties = dict(properties)
     _touch_item(item, stamp)
+    cart.record(events.ItemPropertiesReplaced(item_id, item.custom_properties))
     return item.custom_properties
 
 
@@ -268,6 +291,7 @@ def merge_item_properties(
     item = find_item(cart, item_id)
     item.custom_properties = {**item.custom_properties, **properties}
     _touch_item(item, stamp)
+    cart.record(events.ItemPropertiesMerged(item_id, item.custom_properties))
     return item.custom_properties
 
 
@@ -276,6 +300,7 @@ def delete_item_properties(cart: Cart, item_id: int, keys: Iterable[str], stamp:
     item = find_item(cart, item_id)
     item.custom_properties = _without_keys(item.custom_properties, keys, f"item {item_id}")
     _touch_item(item, stamp)
+    cart.record(events.ItemPropertiesDeleted(item_id))
 
 
 def create_cart_properties(
@@ -286,6 +311,7 @@ def create_cart_properties(
     if taken:
         raise AlreadyExists("cart property", ", ".join(taken))
     cart.custom_properties = {**cart.custom_properties, **properties}
+    cart.record(events.CartPropertiesCreated(cart.custom_properties))
     return cart.custom_properties
 
 
@@ -294,6 +320,7 @@ def replace_cart_properties(
 ) -> dict[str, str]:
     _begin_change(cart, stamp)
     cart.custom_properties = dict(properties)
+    cart.record(events.CartPropertiesReplaced(cart.custom_properties))
     return cart.custom_properties
 
 
@@ -302,12 +329,14 @@ def merge_cart_properties(
 ) -> dict[str, str]:
     _begin_change(cart, stamp)
     cart.custom_properties = {**cart.custom_properties, **properties}
+    cart.record(events.CartPropertiesMerged(cart.custom_properties))
     return cart.custom_properties
 
 
 def delete_cart_properties(cart: Cart, keys: Iterable[str], stamp: Stamp) -> None:
     _begin_change(cart, stamp)
     cart.custom_properties = _without_keys(cart.custom_properties, keys, f"cart {cart.id}")
+    cart.record(events.CartPropertiesDeleted())
 
 
 def _without_keys(properties: dict[str, str], keys: Iterable[str], owner: str) -> dict[str, str]:
@@ -329,6 +358,7 @@ def add_other_charges(cart: Cart, charges: list[OtherCharge], stamp: Stamp) -> l
         _check_charge_target(cart, charge, f"other_charges[{index}]")
         _new_charge(charge, cart, stamp)
         cart.other_charges.append(charge)
+    cart.record(events.OtherChargesAdded(tuple(charges)))
     return charges
 
 
@@ -340,6 +370,7 @@ def patch_other_charge(
     _apply(charge, changes)
     _check_charge_target(cart, charge, "other_charge")
     charge.updated_by = stamp.actor
+    cart.record(events.OtherChargePatched(charge))
     return charge
 
 
@@ -347,6 +378,7 @@ def delete_other_charge(cart: Cart, charge_id: int, stamp: Stamp) -> None:
     _begin_change(cart, stamp)
     charge = _find(cart.other_charges, lambda c: c.id == charge_id, "other charge", charge_id)
     cart.other_charges.remove(charge)
+    cart.record(events.OtherChargeDeleted(charge_id))
 
 
 def _new_charge(charge: OtherCharge, cart: Cart, stamp: Stamp) -> None:
@@ -372,6 +404,7 @@ def _check_charge_target(cart: Cart, charge: OtherCharge, path: str) -> None:
 def add_payments(cart: Cart, payments: list[Payment], stamp: Stamp) -> list[Payment]:
     _begin_change(cart, stamp)
     cart.payments.extend(payments)
+    cart.record(events.PaymentsAdded(tuple(payments)))
     return payments
 
 
@@ -379,6 +412,7 @@ def patch_payment(cart: Cart, payment_id: int, changes: Mapping[str, Any], stamp
     _begin_change(cart, stamp)
     payment = _find(cart.payments, lambda p: p.id == payment_id, "payment", payment_id)
     _apply(payment, changes)
+    cart.record(events.PaymentPatched(payment))
     return payment
 
 
@@ -386,6 +420,7 @@ def delete_payment(cart: Cart, payment_id: int, stamp: Stamp) -> None:
     _begin_change(cart, stamp)
     payment = _find(cart.payments, lambda p: p.id == payment_id, "payment", payment_id)
     cart.payments.remove(payment)
+    cart.record(events.PaymentDeleted(payment_id))
 
 
 def add_promotions(cart: Cart, promotions: list[Promotion], stamp: Stamp) -> list[Promotion]:
@@ -394,6 +429,7 @@ def add_promotions(cart: Cart, promotions: list[Promotion], stamp: Stamp) -> lis
     for promotion in promotions:
         promotion.created_by = stamp.actor
         cart.promotions.append(promotion)
+    cart.record(events.PromotionsAdded(tuple(promotions)))
     return promotions
 
 
@@ -403,6 +439,7 @@ def delete_promotion(cart: Cart, promo_code: str, stamp: Stamp) -> None:
         cart.promotions, lambda p: p.promo_code == promo_code, "promotion", promo_code
     )
     cart.promotions.remove(promotion)
+    cart.record(events.PromotionDeleted(promo_code))
 
 
 def _check_unique_promo_codes(promotions: list[Promotion]) -> None:
@@ -422,6 +459,7 @@ def replace_communication_preference(
     else:
         # Update the existing row in place: it is keyed by the cart.
         _apply(cart.communication_preference, vars_of(preference))
+    cart.record(events.CommunicationPreferenceReplaced(cart.communication_preference))
     return cart.communication_preference
 
 
@@ -429,6 +467,7 @@ def delete_communication_preference(cart: Cart, stamp: Stamp) -> None:
     _begin_change(cart, stamp)
     _require(cart.communication_preference, "communication preference of cart", cart.id)
     cart.communication_preference = None
+    cart.record(events.CommunicationPreferenceDeleted())
 
 
 def add_loyalty_details(
@@ -436,6 +475,7 @@ def add_loyalty_details(
 ) -> list[LoyaltyDetail]:
     _begin_change(cart, stamp)
     cart.loyalty_details.extend(details)
+    cart.record(events.LoyaltyDetailsAdded(tuple(details)))
     return details
 
 
@@ -445,6 +485,7 @@ def patch_loyalty_detail(
     _begin_change(cart, stamp)
     detail = _find(cart.loyalty_details, lambda d: d.id == detail_id, "loyalty reward", detail_id)
     _apply(detail, changes)
+    cart.record(events.LoyaltyDetailPatched(detail))
     return detail
 
 
@@ -452,6 +493,7 @@ def delete_loyalty_detail(cart: Cart, detail_id: int, stamp: Stamp) -> None:
     _begin_change(cart, stamp)
     detail = _find(cart.loyalty_details, lambda d: d.id == detail_id, "loyalty reward", detail_id)
     cart.loyalty_details.remove(detail)
+    cart.record(events.LoyaltyDetailDeleted(detail_id))
 
 
 # ---- helpers ----

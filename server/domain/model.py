@@ -11,6 +11,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from server.domain.events import DomainEvent
+
 SERVER_SET = {"server_set": True}
 
 
@@ -187,3 +189,8 @@ class Cart:
     version: int = server_set(0)
     # The storefront basket this cart holds, if any (its lifecycle binds cart changes too).
     basket_id: str | None = server_set()
+    # What the operations since it was loaded did; never stored (the outbox keeps them).
+    events: list[DomainEvent] = field(default_factory=list, repr=False, metadata=SERVER_SET)
+
+    def record(self, event: DomainEvent) -> None:
+        self.events.append(event)

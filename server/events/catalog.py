@@ -4,9 +4,7 @@ RabbitMQ messages (seed 003, both tables). Data, not code paths: one row per ope
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 SOURCE = "cartservices"
 EXCHANGE = "ecomm"
@@ -38,16 +36,6 @@ WITH_DETAIL_ID = frozenset(
         "UpdateCommunicationPreference",
     }
 )
-
-# The seed's Identifier column where it names a part of the response; every other row names the
-# cart (response_Cart.id, request_cartId, response_communicationPreference.cartId, or none).
-IDENTIFIERS: dict[str, Callable[[Any], object]] = {
-    "CreateCartAddress": lambda response: response.address.id,
-    "PatchUpdateCartAddress": lambda response: response.address.id,
-    "CreateCartShipping": lambda response: response.shipping.id,
-    "PatchUpdateCartShipping": lambda response: response.shipping.id,
-    "PatchUpdateOtherCharges": lambda response: response.other_charges[0].id,
-}
 
 
 @dataclass(frozen=True)

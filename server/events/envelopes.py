@@ -20,8 +20,8 @@ from cartservice.events.v1 import events_pb2 as ev
 from cartservice.type.v1 import decimal_pb2
 from google.protobuf.message import Message
 
+from server.contract.messages import enum_prefix as _enum_prefix
 from server.events.catalog import EXCHANGE, SOURCE
-from server.store.messages import enum_prefix as _enum_prefix
 
 DECIMAL = decimal_pb2.Decimal.DESCRIPTOR
 LOCAL_ACCOUNT = "000000000000"

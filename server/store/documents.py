@@ -20,9 +20,9 @@ from cartservice.cart.v1 import cart_pb2
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
+from server.contract.messages import enum_prefix, to_proto
 from server.domain import model
 from server.domain.model import Cart
-from server.store.messages import enum_prefix, to_proto
 
 Reader = Callable[[Message], Any]
 _READERS: dict[type, Reader] = {}

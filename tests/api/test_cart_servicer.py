@@ -14,6 +14,7 @@ from cartservice.type.v1.decimal_pb2 import Decimal as D
 from google.protobuf import field_mask_pb2
 
 from server.api.cart_servicer import CartServicer
+from server.service.carts import CartHandlers
 from server.auth.identity import Identity, Role, bind_caller
 from server.domain.errors import FailedPrecondition, NotFound
 from tests.memory_store import MemoryUnits
@@ -42,7 +43,7 @@ def units() -> MemoryUnits:
 
 @pytest.fixture
 def servicer(units: MemoryUnits) -> CartServicer:
-    return CartServicer(units, clock=lambda: 1_795_420_000_000)  # type: ignore[arg-type]
+    return CartServicer(CartHandlers(units, clock=lambda: 1_795_420_000_000))  # type: ignore[arg-type]
 
 
 def test_create_cart_item_stores_the_item_and_records_its_events(

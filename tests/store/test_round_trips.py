@@ -17,6 +17,7 @@ from cartservice.type.v1.decimal_pb2 import Decimal as D
 from google.protobuf import field_mask_pb2
 
 from server.api.cart_servicer import CartServicer
+from server.service.carts import CartHandlers
 from server.auth.identity import Identity, Role, bind_caller
 from server.store.database import create_engine, database_url
 from server.store.driver import ROUND_TRIP, Database
@@ -75,7 +76,7 @@ def test_statements_per_rpc_do_not_grow_with_the_cart(postgres_url: str) -> None
         database = Database(url, 2)
         counted = Counted()
         database.listener = counted.hear
-        servicer = CartServicer(UnitOfWorkFactory(database))
+        servicer = CartServicer(CartHandlers(UnitOfWorkFactory(database)))
         bind_caller(CALLER)
         context: Any = None
         found: dict[str, dict[int, list[str]]] = {}

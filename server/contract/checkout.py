@@ -7,15 +7,16 @@ from decimal import Decimal
 
 from cartservice.cart.v1 import calculation_pb2 as pb
 
-from server.api.validation import rule_for
+from server.contract.messages import decimal_message
 from server.domain.model import Cart
 from server.domain.pricing import ZERO, CartPrice, LinePrice
-from server.store.messages import decimal_message
 
 
-def cart_checkout(cart: Cart, price: CartPrice) -> pb.CartCheckout:
+def cart_checkout(cart: Cart, price: CartPrice, max_quantity: int) -> pb.CartCheckout:
+    """`max_quantity`: the most of one item a cart line may hold (a setting)."""
+    limit = pb.QuantityLimit(min_value=1, max_value=max_quantity)
     return pb.CartCheckout(
-        items=[_item(line) for line in price.lines],
+        items=[_item(line, limit) for line in price.lines],
         promotion_details=_promotion_details(cart),
         payment_value=pb.PaymentValue(
             bag_value=decimal_message(price.grand_total),
@@ -62,7 +63,7 @@ def _promotion_details(cart: Cart) -> pb.PromotionDetails:
     )
 
 
-def _item(line: LinePrice) -> pb.CheckoutItem:
+def _item(line: LinePrice, limit: pb.QuantityLimit) -> pb.CheckoutItem:
     item = line.item
     return pb.CheckoutItem(
         quantity_v2=decimal_message(item.quantity_v2 or Decimal(item.quantity)),
@@ -75,7 +76,7 @@ def _item(line: LinePrice) -> pb.CheckoutItem:
                 type=sku.bundle_sku_type,
                 price=decimal_message(sku.price),
                 regular_price=decimal_message(sku.price),
-                quantity_limit=_quantity_limit(),
+                quantity_limit=limit,
             )
             for sku in item.skus
         ],
@@ -86,11 +87,6 @@ def _item(line: LinePrice) -> pb.CheckoutItem:
             line.total_price, line.total_other_charges, line.other_charges_by_name
         ),
     )
-
-
-def _quantity_limit() -> pb.QuantityLimit:
-    rule = rule_for("CartItem", "quantity")
-    return pb.QuantityLimit(min_value=int(rule.min_value or 1), max_value=int(rule.max_value or 1))
 
 
 def _item_value(price: Decimal, charges: Decimal, by_name: Mapping[str, Decimal]) -> pb.ItemValue:
