@@ -14,9 +14,9 @@ from cartservice.type.v1.decimal_pb2 import Decimal as D
 from google.protobuf import field_mask_pb2
 
 from server.api.cart_servicer import CartServicer
-from server.service.carts import CartHandlers
 from server.auth.identity import Identity, Role, bind_caller
 from server.domain.errors import FailedPrecondition, NotFound
+from server.service.carts import CartHandlers
 from tests.memory_store import MemoryUnits
 
 T = TypeVar("T")

@@ -17,8 +17,8 @@ from cartservice.type.v1.decimal_pb2 import Decimal as D
 from google.protobuf import field_mask_pb2
 
 from server.api.cart_servicer import CartServicer
-from server.service.carts import CartHandlers
 from server.auth.identity import Identity, Role, bind_caller
+from server.service.carts import CartHandlers
 from server.store.database import create_engine, database_url
 from server.store.driver import ROUND_TRIP, Database
 from server.store.migrate import upgrade_to_head
