@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import gc
 import logging
 import os
 import signal
@@ -20,7 +18,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import grpc_runtime
-from server.api import validation
+from server.api import basket_watch, validation
 from server.api.basket_servicer import BasketServicer
 from server.api.cart_servicer import CartServicer
 from server.api.errors import ErrorTranslationInterceptor
@@ -54,17 +52,6 @@ KEEPALIVE_OPTIONS = [
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
 ]
-# When thousands of WatchBasket clients (re)connect at once, calls arrive faster than the event
-# loop takes them. grpc-core queues calls not yet taken, starts refusing them at random beyond
-# 1,000 queued (hard limit 3,000) and cancels any queued for 30 s: the "no new streams above
-# 2,500-6,000" of a plain grpc.aio server. A deeper, more patient queue lets a burst through.
-ACCEPT_BURST_OPTIONS = [
-    ("grpc.server.max_pending_requests", 20_000),
-    ("grpc.server.max_pending_requests_hard_limit", 40_000),
-    ("grpc.server_max_unrequested_time_in_server", 300),
-]
-# Allocations between young-generation collections (Python's default: 700).
-GC_YOUNG_THRESHOLD = 70_000
 
 
 async def serve(settings: Settings) -> None:
@@ -113,8 +100,8 @@ async def serve(settings: Settings) -> None:
         listener = _listener(url, feed, relay)
         background.append(asyncio.create_task(listener.run(background_stop)))
         await asyncio.wait_for(listener.listening.wait(), 30)
-    _tune_garbage_collector()
-    await start_calls_in_empty_context(server)
+    basket_watch.tune_garbage_collector()
+    await basket_watch.start_calls_in_empty_context(server)
     for service in ("", CART_SERVICE, BASKET_SERVICE):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     if relay:
@@ -136,23 +123,6 @@ async def serve(settings: Settings) -> None:
     await database.close()
     await engine.dispose()
     log.info("stopped")
-
-
-async def start_calls_in_empty_context(server: grpc.aio.Server) -> None:
-    """grpc.aio runs each call in a task whose context is copied from the one server.start() ran
-    in. Started from an empty context, a call's context holds only what the call sets: nothing
-    of startup (the decimal module's context, say) is shared by all calls, and a WatchBasket
-    stream that has dropped its caller keeps no context entries of its own (~0.15 KB each)."""
-    await asyncio.create_task(server.start(), context=contextvars.Context())
-
-
-def _tune_garbage_collector() -> None:
-    """Startup objects (modules, mappings, descriptors) are frozen out of the cyclic collector and
-    young collections run 100x less often: with 10,000 open watches, the default collector spent
-    ~20 % of a change's fan-out traversing stream objects that are not garbage (bench/README.md)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
 
 
 def _listener(url: URL, feed: BasketFeed | None, relay: OutboxRelay | None) -> PostgresListener:
@@ -180,7 +150,7 @@ def _server_options(settings: Settings) -> list[tuple[str, int]]:
         # the workers of one `serve --workers N` share theirs.
         ("grpc.so_reuseport", 1 if os.environ.get(READY_FILE_ENV) else 0),
         *KEEPALIVE_OPTIONS,
-        *ACCEPT_BURST_OPTIONS,
+        *basket_watch.ACCEPT_BURST_OPTIONS,
     ]
     if settings.max_concurrent_streams:
         options.append(("grpc.max_concurrent_streams", settings.max_concurrent_streams))

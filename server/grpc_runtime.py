@@ -10,8 +10,8 @@ import os
 import sys
 
 # fuse_filters: grpc-core merges the server's message-size, HTTP and compression filters into one,
-# with the same behaviour (the whole suite passes either way) and 3.0 KiB less per open call:
-# 10,000 WatchBasket streams take 30 MB less (bench/README.md, docs/decisions.md).
+# with the same behaviour (the whole suite passes either way) and less memory per open call,
+# which counts for thousands of WatchBasket streams (bench/README.md, docs/decisions.md).
 EXPERIMENTS = ("fuse_filters",)
 
 grpc_imported_first = False

@@ -342,7 +342,8 @@ def test_a_stream_that_handles_its_own_errors_is_not_wrapped_and_keeps_a_compact
     from cartservice.basket.v1 import basket_service_pb2 as basket_pb
 
     from server.api import errors
-    from server.api.basket_servicer import BasketServicer, WatchRequest
+    from server.api.basket_servicer import BasketServicer
+    from server.api.basket_watch import WatchRequest
 
     servicer = BasketServicer.__new__(BasketServicer)  # only the bound method is needed
     registered = grpc.unary_stream_rpc_method_handler(

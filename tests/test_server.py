@@ -251,7 +251,7 @@ def test_calls_start_from_an_empty_context_whatever_startup_set() -> None:
     import contextvars
     from decimal import Decimal
 
-    from server.app import start_calls_in_empty_context
+    from server.api.basket_watch import start_calls_in_empty_context
 
     startup = contextvars.ContextVar("startup_setting")
 

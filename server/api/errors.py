@@ -149,7 +149,7 @@ def translate_errors(handler: Handler) -> Handler:
 def translates_own_errors(method: F) -> F:
     """Marks a handler that checks for Undecodable and answers its errors with abort_for
     itself, so ErrorTranslationInterceptor adds no wrapper: a wrapper's coroutine frame lives
-    as long as the call (~0.3 KB for each open WatchBasket stream)."""
+    as long as the call (server.api.basket_watch)."""
     method.translates_own_errors = True  # type: ignore[attr-defined]
     return method
 
@@ -157,8 +157,8 @@ def translates_own_errors(method: F) -> F:
 def parses_request_with(parse: Callable[[bytes], Any]) -> Callable[[F], F]:
     """Marks a handler whose request bytes `parse` decodes instead of the generated message
     class (a DecodeError still becomes Undecodable). grpc.aio keeps the decoded request for as
-    long as the call: for a WatchBasket stream, a compact object instead of a protobuf message
-    and its arena (~0.4 KB per open stream)."""
+    long as the call: for a long-lived stream, a compact object instead of a protobuf message
+    and its arena (server.api.basket_watch)."""
 
     def mark(method: F) -> F:
         method.request_parser = parse  # type: ignore[attr-defined]

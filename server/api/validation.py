@@ -195,3 +195,13 @@ class Violations:
         except InvalidOperation:  # pragma: no cover - the pattern admits only valid text
             self.add(path, "must be a decimal number such as 10.48")
             return None
+
+
+BASKET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+
+def check_basket_id(violations: Violations, value: str) -> None:
+    if not BASKET_ID.fullmatch(value):
+        violations.add(
+            "basket_id", "must be 1-64 characters: letters, digits, '.', '_', ':' or '-'"
+        )

@@ -63,9 +63,9 @@ def caller() -> Identity:
 
 
 def forget_caller() -> None:
-    """Drops the caller from the running RPC's context. A WatchBasket stream, authorized when it
-    opened, may stay open for hours: its identity and the context entry holding it cost
-    ~0.25 KB per stream. Harmless if there is nothing to drop or the context is another's."""
+    """Drops the caller from the running RPC's context, for a call that outlives its
+    authorization check (a WatchBasket stream, open for hours, server.api.basket_watch).
+    Harmless if there is nothing to drop or the context is another's."""
     binding = _current.get(None)
     if binding is None or binding.token is None:
         return

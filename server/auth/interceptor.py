@@ -49,8 +49,8 @@ class AuthenticationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
             log.info("unauthenticated call to %s: %s", details.method, error)
             return _refusal(handler, str(error))
         # grpc.aio runs the interceptors and then the handler in the same task, so the identity
-        # set here is the handler's: no wrapper per call (with 10,000 open WatchBasket streams, a
-        # closure, a handler tuple and a coroutine frame kept ~0.6 KB per stream; bench/README.md).
+        # set here is the handler's: no wrapper per call, which would live as long as the call
+        # (a WatchBasket stream may stay open for hours).
         bind_caller(identity)
         return handler
 
