@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from server.api.validation import Limits
+from server.events.catalog import EXCHANGE
 
 ENV_PREFIX = "CARTSERVICE_"
 
@@ -104,6 +105,11 @@ class Settings:
         "",
         "AMQP URL of RabbitMQ, e.g. amqp://guest:guest@127.0.0.1:5672/%%2F; empty: internal "
         "messages go to the events file.",
+        groups=RELAY,
+    )
+    rabbitmq_exchange: str = setting(
+        EXCHANGE,
+        "Topic exchange internal messages are published to (declared durable if missing).",
         groups=RELAY,
     )
     eventbridge_bus: str = setting(

@@ -19,6 +19,20 @@ from moto.server import ThreadedMotoServer
 RABBITMQ_URL = os.environ.get(
     "CARTSERVICE_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"
 )
+# This run's own exchange: other programs publish to `ecomm` on the same broker, and no test may
+# see (or count) their messages. Deleted when the run ends (tests/conftest.py).
+TEST_EXCHANGE = f"cartservice_test_{uuid.uuid4().hex[:12]}"
+RABBITMQ_FLAGS = ("--rabbitmq-url", RABBITMQ_URL, "--rabbitmq-exchange", TEST_EXCHANGE)
+
+
+def delete_test_exchange() -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    try:
+        connection.channel().exchange_delete(TEST_EXCHANGE)
+    finally:
+        connection.close()
+
+
 AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -92,14 +106,15 @@ def moto_eventbridge() -> Iterator[EventBridgeStub]:
 
 
 class RabbitConsumer:
-    """An exclusive queue bound to `ecomm` with '#': sees every internal message from now on."""
+    """An exclusive queue bound with '#' to this run's exchange: sees every internal message the
+    run's servers and relays publish from now on, and nothing of other programs."""
 
-    def __init__(self, url: str = RABBITMQ_URL) -> None:
+    def __init__(self, url: str = RABBITMQ_URL, exchange: str = TEST_EXCHANGE) -> None:
         self._connection = pika.BlockingConnection(pika.URLParameters(url))
         self._channel = self._connection.channel()
-        self._channel.exchange_declare("ecomm", exchange_type="topic", durable=True)
+        self._channel.exchange_declare(exchange, exchange_type="topic", durable=True)
         self.queue = self._channel.queue_declare("", exclusive=True).method.queue
-        self._channel.queue_bind(self.queue, "ecomm", routing_key="#")
+        self._channel.queue_bind(self.queue, exchange, routing_key="#")
 
     def receive(
         self, match: Any, expected: int, timeout: float = 30

@@ -17,6 +17,7 @@ import pytest
 from cartservice.basket.v1 import basket_service_pb2_grpc
 from cartservice.cart.v1 import cart_service_pb2_grpc
 
+from tests.brokers import delete_test_exchange
 from tests.identities import SERVER_FLAGS, DefaultCaller
 from tests.servers import ServerProcess
 
@@ -38,6 +39,14 @@ def fresh_postgres_database(prefix: str = "cartservice_test") -> Iterator[str]:
     finally:
         with psycopg.connect(BASE_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_rabbitmq_exchange() -> Iterator[None]:
+    """The run's exchange (tests/brokers.py) goes when the run ends; declared by whoever
+    publishes or consumes first."""
+    yield
+    delete_test_exchange()
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from cartservice.basket.v1.basket_service_pb2_grpc import BasketServiceStub
 from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
 
 from server.store.demo_catalog import GIFT_VOUCHER_50
-from tests.brokers import AWS, RABBITMQ_URL, EventBridgeStub, RabbitConsumer, moto_eventbridge
+from tests.brokers import AWS, RABBITMQ_FLAGS, EventBridgeStub, RabbitConsumer, moto_eventbridge
 from tests.event_scenario import (
     OPERATIONS,
     fixture,
@@ -42,7 +42,7 @@ def broker_server(
     postgres_url: str, eventbridge: EventBridgeStub, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     flags = (
-        *SERVER_FLAGS, "--rabbitmq-url", RABBITMQ_URL, "--eventbridge-bus", eventbridge.bus,
+        *SERVER_FLAGS, *RABBITMQ_FLAGS, "--eventbridge-bus", eventbridge.bus,
         "--eventbridge-endpoint-url", eventbridge.endpoint_url,
     )  # fmt: skip
     server = ServerProcess.start(

@@ -23,7 +23,14 @@ from cartservice.cart.v1 import cart_service_pb2 as pb
 from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
 from cartservice.type.v1.decimal_pb2 import Decimal as D
 
-from tests.brokers import AWS, RABBITMQ_URL, EventBridgeStub, RabbitConsumer, moto_eventbridge
+from tests.brokers import (
+    AWS,
+    RABBITMQ_FLAGS,
+    TEST_EXCHANGE,
+    EventBridgeStub,
+    RabbitConsumer,
+    moto_eventbridge,
+)
 from tests.event_scenario import new_collection
 from tests.identities import SERVER_FLAGS, as_caller
 from tests.servers import ServerProcess
@@ -121,7 +128,7 @@ def test_kill_9_mid_run_loses_no_acknowledged_event_and_invents_none(
     postgres_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
-    flags = (*SERVER_FLAGS, "--port", str(port), "--rabbitmq-url", RABBITMQ_URL)
+    flags = (*SERVER_FLAGS, "--port", str(port), *RABBITMQ_FLAGS)
     consumer = RabbitConsumer()
     server = ServerProcess.start(tmp_path, database_url=postgres_url, extra=flags)
     shopper = Shopper(server.address)
@@ -170,6 +177,7 @@ def test_broker_outage_delays_events_and_loses_none(
     aws = TcpProxy(moto_host, int(moto_port))
     flags = (
         *SERVER_FLAGS, "--rabbitmq-url", f"amqp://guest:guest@127.0.0.1:{rabbit.port}/%2F",
+        "--rabbitmq-exchange", TEST_EXCHANGE,
         "--eventbridge-bus", eventbridge.bus, "--eventbridge-endpoint-url", f"http://127.0.0.1:{aws.port}",
     )  # fmt: skip
     consumer = RabbitConsumer()

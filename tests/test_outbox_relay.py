@@ -4,22 +4,25 @@ failures, pruning."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
 
+import pika
 import pytest
 from botocore.stub import Stubber
 from cartservice.events.v1 import events_pb2 as ev
 from sqlalchemy import func, select
 
+from server.events.catalog import EXCHANGE
 from server.events.publishers import EventBridgePublisher, RabbitMqPublisher
 from server.events.relay import OutboxRelay
 from server.store.database import create_engine, database_url, session_factory
 from server.store.migrate import upgrade_to_head
 from server.store.outbox import RABBITMQ, OutboxRepository
 from server.store.tables import outbox_events
-from tests.brokers import RABBITMQ_URL, RabbitConsumer
+from tests.brokers import RABBITMQ_FLAGS, RABBITMQ_URL, TEST_EXCHANGE, RabbitConsumer
 from tests.conftest import fresh_postgres_database
 from tests.identities import SERVER_FLAGS
 from tests.servers import RelayProcess, ServerProcess
@@ -34,13 +37,13 @@ def test_two_standalone_relays_share_the_work_once_each_in_commit_order_per_cart
     server = ServerProcess.start(
         tmp_path / "server",
         database_url=postgres_url,
-        extra=(*SERVER_FLAGS, "--relay", "off", "--rabbitmq-url", RABBITMQ_URL),
+        extra=(*SERVER_FLAGS, "--relay", "off", *RABBITMQ_FLAGS),
     )
     relays = [
         RelayProcess.start(
             tmp_path / f"relay{n}",
             database_url=postgres_url,
-            extra=("--rabbitmq-url", RABBITMQ_URL),
+            extra=RABBITMQ_FLAGS,
         )
         for n in range(2)
     ]
@@ -176,12 +179,12 @@ def test_a_standalone_relay_is_woken_by_a_commit_in_another_process(
     server = ServerProcess.start(
         tmp_path / "server",
         database_url=postgres_url,
-        extra=(*SERVER_FLAGS, "--relay", "off", "--rabbitmq-url", RABBITMQ_URL),
+        extra=(*SERVER_FLAGS, "--relay", "off", *RABBITMQ_FLAGS),
     )
     relay = RelayProcess.start(
         tmp_path / "relay",
         database_url=postgres_url,
-        extra=("--rabbitmq-url", RABBITMQ_URL, "--relay-poll-interval", "60"),
+        extra=(*RABBITMQ_FLAGS, "--relay-poll-interval", "60"),
     )
     try:
         time.sleep(1.5)  # the relay's first round (at start) is over; now it would sleep 60 s
@@ -232,13 +235,14 @@ def test_helpers_drain_a_backlog_with_the_loop_once_each_in_commit_order_per_car
                 [_item_created(cart_id=1 + n % carts, item_id=n) for n in range(carts * per_cart)],
                 0,
             )
-        publisher = CountingPublisher(RabbitMqPublisher(RABBITMQ_URL), counts)
+        publisher = CountingPublisher(RabbitMqPublisher(RABBITMQ_URL, TEST_EXCHANGE), counts)
         # Batches of 10 over 600 rows: the loop's rounds come back full, so the helpers join in.
         relay = OutboxRelay(
             sessions, {RABBITMQ: publisher}, batch_size=10, workers=3, poll_interval=0.05
         )
         stop = asyncio.Event()
         running = asyncio.create_task(relay.run(stop))
+        publish_foreign_messages()  # what other programs send to `ecomm` meanwhile
         async with sessions() as session:
             query = select(func.count()).where(
                 outbox_events.c.destination == RABBITMQ, outbox_events.c.status == "pending"
@@ -278,3 +282,29 @@ def _item_created(cart_id: int, item_id: int) -> ev.CartEvent:
         )
     )
     return event
+
+
+def publish_foreign_messages() -> None:
+    """Messages shaped like this run's, sent where other programs on the machine send theirs."""
+    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    try:
+        channel = connection.channel()
+        channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
+        for n in range(3):
+            body = json.dumps({"cartId": 1, "cartItemId": n, "userId": 1, "skuIds": ["x"]})
+            channel.basic_publish(EXCHANGE, "cartitem.created", body.encode())
+            channel.basic_publish(EXCHANGE, "basket.updated", b'{"basketId": "foreign"}')
+    finally:
+        connection.close()
+
+
+def test_internal_messages_go_to_ecomm_unless_another_exchange_is_set(tmp_path: Path) -> None:
+    from server.config import Settings
+    from server.events.setup import publishers
+
+    assert Settings().rabbitmq_exchange == EXCHANGE == "ecomm"
+    settings = Settings(data_dir=tmp_path, rabbitmq_exchange="orders")
+    sink = publishers(settings)[RABBITMQ]
+    asyncio.run(sink.publish([_item_created(cart_id=5, item_id=6)]))
+    [line] = settings.events_path().read_text().splitlines()
+    assert json.loads(line)["exchange"] == "orders"

@@ -128,11 +128,11 @@ def eventbridge_envelope(
     }
 
 
-def rabbitmq_messages(event: ev.CartEvent) -> list[dict[str, Any]]:
+def rabbitmq_messages(event: ev.CartEvent, exchange: str = EXCHANGE) -> list[dict[str, Any]]:
     """Each internal message: exchange, routing key, AMQP properties and the cartPayload body."""
     return [
         {
-            "exchange": EXCHANGE,
+            "exchange": exchange,
             "routing_key": message.routing_key,
             "properties": {
                 "message_id": message.message_id,

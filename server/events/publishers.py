@@ -96,8 +96,9 @@ class _OnOwnThread:
 class JsonLinesSink:
     """Appends what a destination would receive to a file, one JSON document a line."""
 
-    def __init__(self, path: Path, destination: str, region: str) -> None:
+    def __init__(self, path: Path, destination: str, region: str, exchange: str = EXCHANGE) -> None:
         self._path = path
+        self._exchange = exchange
         self._destination = destination
         self._region = region
         self._lock = threading.Lock()
@@ -127,7 +128,7 @@ class JsonLinesSink:
     def _documents(self, event: ev.CartEvent) -> list[dict[str, Any]]:
         if self._destination == "eventbridge":
             return [eventbridge_envelope(event, region=self._region)]
-        return rabbitmq_messages(event)
+        return rabbitmq_messages(event, self._exchange)
 
     async def close(self) -> None:
         with self._lock:
@@ -393,7 +394,7 @@ class RabbitMqPublisher:
         owners = [
             (index, message)
             for index, event in enumerate(events)
-            for message in rabbitmq_messages(event)
+            for message in rabbitmq_messages(event, self._exchange)
         ]
         try:
             link = await self._open_link()

@@ -26,9 +26,11 @@ def publishers(settings: Settings) -> dict[str, Publisher]:
         else JsonLinesSink(events_file, EVENTBRIDGE, settings.eventbridge_region)
     )
     rabbitmq: Publisher = (
-        RabbitMqPublisher(settings.rabbitmq_url)
+        RabbitMqPublisher(settings.rabbitmq_url, settings.rabbitmq_exchange)
         if settings.rabbitmq_url
-        else JsonLinesSink(events_file, RABBITMQ, settings.eventbridge_region)
+        else JsonLinesSink(
+            events_file, RABBITMQ, settings.eventbridge_region, settings.rabbitmq_exchange
+        )
     )
     return {EVENTBRIDGE: eventbridge, RABBITMQ: rabbitmq}
 
