@@ -46,7 +46,9 @@ class MemoryStore:
 
 
 class _Carts:
-    def __init__(self, store: MemoryStore, written: dict[int, Cart | None]) -> None:
+    def __init__(
+        self, store: MemoryStore, written: dict[int, tuple[int, bytes, Cart] | None]
+    ) -> None:
         self._store = store
         self._written = written
         self._new: list[Cart] = []
@@ -92,13 +94,16 @@ class _Carts:
         for cart in self._new:
             cart.id = next(ids)
             assign_part_ids(cart, ids.__next__)
-            self._written[cart.id] = cart
+            self._written[cart.id] = (cart.version, encode_cart(cart), cart)
         self._new = []
-        for cart, version in self._locked.values():
+        # Encoded here, as the real repository does: the document reuses what no recorded
+        # event touched, and the events are still on the cart until the outbox takes them.
+        for cart, version in list(self._locked.values()):
             if cart.version != version:
                 assign_part_ids(cart, ids.__next__)
                 assert cart.id is not None
-                self._written[cart.id] = cart
+                self._written[cart.id] = (cart.version, encode_cart(cart), cart)
+                self.track(cart)
 
     def _committed(self, cart_id: int) -> tuple[int, bytes, Cart]:
         if cart_id not in self._store.documents:
@@ -190,7 +195,7 @@ class _Outbox:
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
-        self._written: dict[int, Cart | None] = {}
+        self._written: dict[int, tuple[int, bytes, Cart] | None] = {}
         self._changes: list[BasketChange] = []
         self._staged: list[Callable[[], None]] = []
         self.carts = _Carts(store, self._written)
@@ -213,13 +218,13 @@ class MemoryUnitOfWork:
         self._changes.append(change)
 
     async def commit(self) -> None:
-        for cart_id, cart in self._written.items():
+        for cart_id, cart in self._written.items():  # (version, document, cart) or None
             if cart is None:
                 self._store.documents.pop(cart_id, None)
                 for basket in [b for b in self._store.baskets.values() if b.cart_id == cart_id]:
                     del self._store.baskets[basket.basket_id]  # the row's foreign key cascades
             else:
-                self._store.documents[cart_id] = (cart.version, encode_cart(cart), cart)
+                self._store.documents[cart_id] = cart
         self._store.events.extend(self.outbox.pending)
         self._store.basket_changes.extend(self._changes)
         for write in self._staged:

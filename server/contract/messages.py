@@ -27,14 +27,16 @@ def to_proto(obj: object, message_class: type[M]) -> M:
     return message
 
 
-def fill(message: Message, obj: object) -> None:
-    """Sets the message's fields from the object's, building nested messages in place (a
-    message passed to a constructor would be copied at every level)."""
+def fill(message: Message, obj: object, skip: tuple[str, ...] = ()) -> None:
+    """Sets the message's fields from the object's (but those in `skip`), building nested
+    messages in place (a message passed to a constructor would be copied at every level)."""
     key = (type(obj), type(message))
     plan = _PLANS.get(key)
     if plan is None:
         plan = _PLANS[key] = _plan(type(obj), type(message))
     for name, kind, convert in plan:
+        if name in skip:
+            continue
         value = getattr(obj, name)
         if value is None:
             continue

@@ -20,16 +20,56 @@ from cartservice.cart.v1 import cart_pb2
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
-from server.contract.messages import enum_prefix, to_proto
-from server.domain import model
-from server.domain.model import Cart
+from server.contract.messages import enum_prefix, fill, to_proto
+from server.domain import events, model
+from server.domain.model import Cart, CartItem
 
 Reader = Callable[[Message], Any]
 _READERS: dict[type, Reader] = {}
 
 
+# On a cart read from a document: each item object and the message it was read from.
+_STORED_ITEMS = "_stored_items"
+
+
 def encode_cart(cart: Cart) -> bytes:
-    return to_proto(cart, cart_pb2.Cart).SerializeToString()
+    """The cart's document. Items read from the stored document that no recorded event touched
+    are copied as the messages they were read from (in C), so a change costs the parts it
+    changes, not the whole cart; every other part is converted."""
+    stored: dict[CartItem, cart_pb2.CartItem] | None = getattr(cart, _STORED_ITEMS, None)
+    if not stored:
+        return to_proto(cart, cart_pb2.Cart).SerializeToString()
+    touched = _touched_item_ids(cart)
+    message = cart_pb2.Cart()
+    fill(message, cart, skip=("items",))
+    for item in cart.items:
+        original = stored.get(item)
+        if original is not None and item.id not in touched:
+            message.items.add().CopyFrom(original)
+        else:
+            fill(message.items.add(), item)
+    # What is written now is what a later encode of this unit of work starts from.
+    setattr(cart, _STORED_ITEMS, dict(zip(cart.items, message.items, strict=True)))
+    return message.SerializeToString()
+
+
+def _touched_item_ids(cart: Cart) -> set[int | None]:
+    """Items whose fields an operation changed: every operation that changes an item in place
+    records one of these events (server.domain.cart_operations)."""
+    touched: set[int | None] = set()
+    for event in cart.events:
+        if isinstance(event, events.ItemPatched):
+            touched.add(event.item.id)
+        elif isinstance(event, _ITEM_CHANGES):
+            touched.add(event.item_id)
+    return touched
+
+
+_ITEM_CHANGES = (
+    events.ItemPropertiesReplaced,
+    events.ItemPropertiesMerged,
+    events.ItemPropertiesDeleted,
+)
 
 
 def cart_message(document: bytes) -> cart_pb2.Cart:
@@ -39,9 +79,11 @@ def cart_message(document: bytes) -> cart_pb2.Cart:
 def decode_cart(document: bytes, version: int, basket_id: str | None = None) -> Cart:
     """The cart of a row: its document, its version (a column only: the contract's Cart has
     none) and the basket it holds, if any."""
-    cart: Cart = _reader(Cart, cart_pb2.Cart)(cart_message(document))
+    message = cart_message(document)
+    cart: Cart = _reader(Cart, cart_pb2.Cart)(message)
     cart.version = version
     cart.basket_id = basket_id
+    setattr(cart, _STORED_ITEMS, dict(zip(cart.items, message.items, strict=True)))
     return cart
 
 

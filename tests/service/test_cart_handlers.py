@@ -326,3 +326,27 @@ def test_changes_to_a_baskets_cart_tell_its_watchers(
     run(handlers.handle(c.MergeCartProperties(cart.id, {"x": "1"}), OWNER))
 
     assert units.store.basket_changes[-1] == BasketChange("b-1", stored(units, cart.id).version)
+
+
+def test_only_the_parts_a_change_touches_are_rewritten_and_every_change_is_kept(
+    units: MemoryUnits, handlers: CartHandlers
+) -> None:
+    cart = full_cart(handlers)
+    assert cart.id is not None
+    run(handlers.handle(c.AddItems(cart.id, [item("b"), item("c")]), OWNER))
+    first, second, third = (i.id or 0 for i in stored(units, cart.id).items)
+
+    run(handlers.handle(c.PatchItem(cart.id, second, {"quantity": 4}), OWNER))
+    run(handlers.handle(c.ReplaceItemProperties(cart.id, third, {"k": "v"}), OWNER))
+    run(handlers.handle(c.MergeItemProperties(cart.id, third, {"m": "n"}), OWNER))
+    run(handlers.handle(c.DeleteItemProperties(cart.id, first, []), OWNER))
+    run(handlers.handle(c.MergeCartProperties(cart.id, {"note": "x"}), OWNER))
+
+    after = stored(units, cart.id)
+    assert [(i.id, i.quantity, i.custom_properties) for i in after.items] == [
+        (first, 1, {}),
+        (second, 4, {}),
+        (third, 1, {"k": "v", "m": "n"}),
+    ]
+    assert [s.sku_id for i in after.items for s in i.skus] == ["a", "b", "c"]
+    assert after.custom_properties == {"gift": "yes", "note": "x"}
