@@ -138,9 +138,9 @@ def test_item_times_render_as_the_seed_does() -> None:
 def test_a_cart_holds_at_most_max_items() -> None:
     cart = cart_with("1", "2")
     ops.add_items(cart, [CartItem(skus=[Sku()])], STAMP, max_items=3)
-    with pytest.raises(InvalidArgument) as raised:
+    with pytest.raises(FailedPrecondition) as raised:
         ops.add_items(cart, [CartItem(skus=[Sku()])], STAMP, max_items=3)
-    assert raised.value.violations[0].field == "items"
+    assert raised.value.reason == ops.CART_FULL
     assert len(cart.items) == 3
 
 

@@ -8,10 +8,11 @@ from cartservice.cart.v1 import cart_pb2 as r
 from cartservice.cart.v1 import cart_service_pb2 as pb
 from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
 from cartservice.type.v1.decimal_pb2 import Decimal as D
+from google.rpc import error_details_pb2
 
 from server.api.input_shapes import contains_card_number, luhn_valid, problem_with
 from tests.test_cart_rpcs import create_cart, get
-from tests.test_errors import failure, violations
+from tests.test_errors import details, failure, violations
 
 # Test card numbers published by card networks for integration testing.
 VISA_TEST = "4111111111111111"
@@ -100,7 +101,13 @@ def test_items_per_cart_limit(stub: CartServiceStub) -> None:
     error = failure(
         stub, "CreateCartItem", pb.CreateCartItemRequest(cart_id=cart.id, items=items[:1])
     )
-    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "items" in violations(error)
+    # Well formed, refused for what the cart holds: a precondition, with its reason.
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "holds 100 items" in (error.details() or "")
+    [precondition] = [
+        d for d in details(error) if isinstance(d, error_details_pb2.PreconditionFailure)
+    ]
+    assert precondition.violations[0].type == "CART_FULL"
     assert len(get(stub, cart.id).items) == 100
 
 

@@ -211,7 +211,7 @@ def test_limits_are_settings(tmp_path: Path) -> None:
                 stub.CreateCartItem(
                     pb.CreateCartItemRequest(cart_id=cart.id, items=[item]), metadata=me
                 )
-            assert too_many.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert too_many.value.code() == grpc.StatusCode.FAILED_PRECONDITION
             with pytest.raises(grpc.RpcError) as too_long:
                 stub.CreateCartAddress(
                     pb.CreateCartAddressRequest(cart_id=cart.id, address=r.Address(city="c" * 9)),

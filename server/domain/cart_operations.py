@@ -34,6 +34,8 @@ from server.domain.pricing import CartPrice, price_cart
 
 T = TypeVar("T")
 
+CART_FULL = "CART_FULL"
+
 # Status changes a PatchUpdateCart may make; CHECKED_OUT is terminal.
 ALLOWED_STATUS_CHANGES: dict[CartStatus, frozenset[CartStatus]] = {
     CartStatus.ACTIVE: frozenset({CartStatus.INACTIVE, CartStatus.CHECKED_OUT}),
@@ -197,9 +199,11 @@ def delete_shipping(cart: Cart, stamp: Stamp) -> None:
 def add_items(cart: Cart, items: list[CartItem], stamp: Stamp, *, max_items: int) -> list[CartItem]:
     _begin_change(cart, stamp)
     if len(cart.items) + len(items) > max_items:
-        raise InvalidArgument.single(
-            "items",
-            f"the cart would hold {len(cart.items) + len(items)} items; at most {max_items}",
+        # The request is well formed; what refuses it is what the cart already holds.
+        raise FailedPrecondition(
+            f"cart {cart.id} holds {len(cart.items)} items; {len(items)} more would exceed "
+            f"the limit of {max_items}",
+            CART_FULL,
         )
     for item in items:
         _new_item(item, stamp)

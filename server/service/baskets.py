@@ -23,7 +23,7 @@ from server.contract.baskets import basket_message, updated_message
 from server.domain import basket_lifecycle as basket
 from server.domain.basket_lifecycle import BASKET_NOT_FOUND, BasketState
 from server.domain.cart_operations import Stamp
-from server.domain.errors import AlreadyExists, DomainError, NotFound
+from server.domain.errors import AlreadyExists, DomainError, NotFound, PermissionDenied
 from server.domain.events import DomainEvent
 from server.domain.model import Cart
 from server.events.mapping import Source
@@ -289,6 +289,9 @@ class BasketHandlers:
             access.authorize_cart(identity, cart)
         except NotFound:
             raise NotFound("basket", basket_id, reason=BASKET_NOT_FOUND) from None
+        except PermissionDenied:
+            # The cart behind a basket is the service's own business: name the basket only.
+            raise PermissionDenied(f"basket {basket_id} belongs to another user") from None
         return basket.with_cart(state, cart), cart
 
     @staticmethod

@@ -210,6 +210,8 @@ def test_another_users_basket_is_refused_and_unchanged(
     new_basket(handlers)
     events_before = len(units.store.events)
 
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied) as refused:
         handle(handlers, c.AddBasketItem("b-1", "mug", 1), OTHER)
+
+    assert str(refused.value) == "basket b-1 belongs to another user"  # not the cart's id
     assert len(units.store.events) == events_before
