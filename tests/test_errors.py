@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -18,6 +19,8 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from tests.identities import SERVER_FLAGS, DefaultCaller
+from tests.servers import ServerProcess
 from tests.test_cart_rpcs import create_cart, get
 
 UNKNOWN = 9_000_000_000_000
@@ -413,3 +416,44 @@ def test_a_database_away_is_unavailable_and_anything_else_internal(
     with pytest.raises(grpc.aio.AbortError):
         asyncio.run(errors.abort_for(Context(), raised))  # type: ignore[arg-type]
     assert aborted == [expected]
+
+
+def test_every_violation_of_a_full_request_reaches_a_default_client_as_a_count(
+    stub: CartServiceStub,
+) -> None:
+    """100 items of 50 skus, each sku wrong twice: 10,000 violations inside the limits."""
+    cart = create_cart(stub)
+    bad_sku = r.Sku(sku_id="", price=D(value="-1"))
+    items = [r.CartItem(quantity=1, skus=[bad_sku] * 50) for _ in range(100)]
+
+    error = failure(stub, "CreateCartItem", pb.CreateCartItemRequest(cart_id=cart.id, items=items))
+
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    shown = violations(error)
+    assert "items[0].skus[0].sku_id" in shown and "items[0].skus[0].price" in shown
+    [info] = [d for d in details(error) if isinstance(d, error_details_pb2.ErrorInfo)]
+    assert info.metadata["violations"] == "10000"
+    assert int(info.metadata["shown"]) == len(shown)
+    assert len(get(stub, cart.id).items) == len(cart.items)
+
+
+def test_a_thousand_invalid_items_get_their_error_through_a_default_client(
+    tmp_path: Path,
+) -> None:
+    server = ServerProcess.start(
+        tmp_path,
+        database_url="",
+        extra=(*SERVER_FLAGS, "--max-items-per-request", "1000", "--max-items-per-cart", "1000"),
+    )
+    try:
+        with grpc.insecure_channel(server.address) as channel:  # default metadata limits
+            stub = CartServiceStub(grpc.intercept_channel(channel, DefaultCaller()))
+            cart = create_cart(stub)
+            items = [r.CartItem(quantity=0, skus=[r.Sku(sku_id="")]) for _ in range(1_000)]
+            request = pb.CreateCartItemRequest(cart_id=cart.id, items=items)
+            for _ in range(20):
+                error = failure(stub, "CreateCartItem", request)
+                assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+                assert "2000 violations" in (error.details() or "")
+    finally:
+        server.stop()

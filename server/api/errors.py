@@ -40,20 +40,62 @@ Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# A default grpc client refuses trailers over 8 KiB (soft limit) with RESOURCE_EXHAUSTED, and
+# then never sees the error. The status travels base64-encoded (4/3) beside the message
+# (percent-encoded, up to 3x), so both are capped well below it.
+MAX_STATUS_BYTES = 4_096
+MAX_MESSAGE_BYTES = 512
+TRUNCATED = "VIOLATIONS_TRUNCATED"
+
+
 def status_for(error: DomainError) -> status_pb2.Status:
-    code, details = _classify(error)
-    return status_pb2.Status(code=code, message=str(error), details=[_pack(d) for d in details])
+    message = _shortened(str(error), MAX_MESSAGE_BYTES)
+    if not isinstance(error, InvalidArgument):
+        code, details = _classify(error)
+        return status_pb2.Status(code=code, message=message, details=[_pack(d) for d in details])
+    details = _bounded_violations(error, MAX_STATUS_BYTES - len(message.encode()))
+    if len(details) > 1:
+        message = f"{message} ({_truncation_note(details[1])})"
+    return status_pb2.Status(
+        code=code_pb2.INVALID_ARGUMENT, message=message, details=[_pack(d) for d in details]
+    )
+
+
+def _bounded_violations(error: InvalidArgument, budget: int) -> list[Message]:
+    """A BadRequest with the first violations that fit the budget and, if some did not, an
+    ErrorInfo saying how many there were."""
+    room = budget - 300  # kept for the Any wrappers, the ErrorInfo and the note
+    shown: list[error_details_pb2.BadRequest.FieldViolation] = []
+    for v in error.violations:
+        violation = error_details_pb2.BadRequest.FieldViolation(
+            field=_shortened(v.field, 256), description=_shortened(v.description, 512)
+        )
+        room -= violation.ByteSize() + 3  # tag and length of the repeated entry
+        if room < 0:
+            break
+        shown.append(violation)
+    details: list[Message] = [error_details_pb2.BadRequest(field_violations=shown)]
+    if len(shown) < len(error.violations):
+        counts = {"violations": str(len(error.violations)), "shown": str(len(shown))}
+        details.append(
+            error_details_pb2.ErrorInfo(reason=TRUNCATED, domain=ERROR_DOMAIN, metadata=counts)
+        )
+    return details
+
+
+def _truncation_note(info: Message) -> str:
+    counts = info.metadata  # type: ignore[attr-defined]
+    return f"{counts['violations']} violations; the first {counts['shown']} are in the details"
+
+
+def _shortened(text: str, max_bytes: int) -> str:
+    encoded = text.encode()
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[: max_bytes - 3].decode(errors="ignore") + "..."
 
 
 def _classify(error: DomainError) -> tuple[int, list[Message]]:
-    if isinstance(error, InvalidArgument):
-        violations = [
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in error.violations
-        ]
-        return code_pb2.INVALID_ARGUMENT, [
-            error_details_pb2.BadRequest(field_violations=violations)
-        ]
     if isinstance(error, NotFound | AlreadyExists):
         code = code_pb2.NOT_FOUND if isinstance(error, NotFound) else code_pb2.ALREADY_EXISTS
         details: list[Message] = [
