@@ -26,8 +26,7 @@ from server.auth.interceptor import AuthenticationInterceptor
 from server.auth.setup import token_verifier
 from server.config import Settings
 from server.events.relay import OutboxRelay
-from server.events.setup import describe as describe_destinations
-from server.events.setup import outbox_relay
+from server.events.setup import log_destinations, outbox_relay
 from server.service.baskets import BasketHandlers
 from server.service.carts import CartHandlers, CartLimits
 from server.store.database import create_engine, database_url, session_factory
@@ -106,7 +105,7 @@ async def serve(settings: Settings) -> None:
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     if relay:
         background.append(asyncio.create_task(relay.run(background_stop)))
-        log.info("outbox relay in process: events to %s", describe_destinations(settings))
+        log_destinations(log, settings, "outbox relay in process")
     _announce(settings.host, port)
 
     await _wait_for_stop_signal()
@@ -183,7 +182,7 @@ async def run_relay(settings: Settings) -> None:
     if url.get_backend_name() == "postgresql":
         # Woken by every commit that writes outbox rows, in any process; polling stays as backup.
         tasks.append(asyncio.create_task(_listener(url, None, relay).run(stop)))
-    log.info("outbox relay running: events to %s", describe_destinations(settings))
+    log_destinations(log, settings, "outbox relay running")
     await _wait_for_stop_signal()
     stop.set()
     await asyncio.gather(*tasks)

@@ -104,7 +104,7 @@ class Settings:
     rabbitmq_url: str = setting(
         "",
         "AMQP URL of RabbitMQ, e.g. amqp://guest:guest@127.0.0.1:5672/%%2F; empty: internal "
-        "messages go to the events file.",
+        "messages go to the events file on SQLite or with --events-file, else to other relays.",
         groups=RELAY,
     )
     rabbitmq_exchange: str = setting(
@@ -113,7 +113,10 @@ class Settings:
         groups=RELAY,
     )
     eventbridge_bus: str = setting(
-        "", "EventBridge bus name; empty: EventBridge events go to the events file.", groups=RELAY
+        "",
+        "EventBridge bus name; empty: its events go to the events file on SQLite or with "
+        "--events-file, else to other relays.",
+        groups=RELAY,
     )
     eventbridge_region: str = setting("us-east-1", "AWS region of the bus.", groups=RELAY)
     eventbridge_endpoint_url: str = setting(
@@ -121,7 +124,8 @@ class Settings:
     )
     events_file: str = setting(
         "",
-        "JSON-lines file for destinations without a broker; empty: <data-dir>/events.jsonl.",
+        "JSON-lines file for destinations without a broker (on PostgreSQL only when set); "
+        "empty: <data-dir>/events.jsonl.",
         groups=RELAY,
     )
     relay: str = setting(

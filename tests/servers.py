@@ -41,8 +41,11 @@ class ServerProcess:
         database_url: str,
         extra: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        events_to_file: bool = True,
     ) -> ServerProcess:
-        """Starts a server; a restart in the same workdir appends to the same log."""
+        """Starts a server; a restart in the same workdir appends to the same log. With
+        `events_to_file`, destinations without a broker go to the data directory's events file
+        (chosen explicitly, as a server on PostgreSQL needs it to be)."""
         workdir.mkdir(parents=True, exist_ok=True)
         log_path = workdir / "server.log"
         offset = log_path.stat().st_size if log_path.exists() else 0
@@ -52,7 +55,7 @@ class ServerProcess:
             sys.executable, "-m", "server", "serve", "--port", "0",
             "--data-dir", str(workdir / "data"), "--database-url", database_url,
             "--migrate", "always", "--grace-period", "5", "--jwt-secret-file", str(secret_file),
-            *extra,
+            *_events_file_flag(workdir, events_to_file, extra), *extra,
         ]  # fmt: skip
         with log_path.open("ab") as log:
             process = subprocess.Popen(
@@ -102,7 +105,8 @@ class RelayProcess:
         log_path = workdir / "relay.log"
         arguments = [
             sys.executable, "-m", "server", "relay", "--data-dir", str(workdir / "data"),
-            "--database-url", database_url, "--relay-poll-interval", "0.05", *extra,
+            "--database-url", database_url, "--relay-poll-interval", "0.05",
+            *_events_file_flag(workdir, True, extra), *extra,
         ]  # fmt: skip
         with log_path.open("ab") as log:
             process = subprocess.Popen(arguments, stdout=log, stderr=subprocess.STDOUT)
@@ -117,3 +121,9 @@ class RelayProcess:
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(15)
+
+
+def _events_file_flag(workdir: Path, wanted: bool, extra: tuple[str, ...]) -> tuple[str, ...]:
+    if not wanted or "--events-file" in extra:
+        return ()
+    return ("--events-file", str(workdir / "data" / "events.jsonl"))

@@ -308,3 +308,59 @@ def test_internal_messages_go_to_ecomm_unless_another_exchange_is_set(tmp_path: 
     asyncio.run(sink.publish([_item_created(cart_id=5, item_id=6)]))
     [line] = settings.events_path().read_text().splitlines()
     assert json.loads(line)["exchange"] == "orders"
+
+
+def test_a_server_without_a_broker_leaves_the_outbox_to_the_server_that_has_one(
+    tmp_path: Path,
+) -> None:
+    """Two servers on one PostgreSQL: A publishes to RabbitMQ (and EventBridge events to its
+    file), B has no destination configured. Calls to both; everything reaches A's destinations
+    once, and B takes nothing."""
+    with fresh_postgres_database() as url:
+        consumer = RabbitConsumer()
+        a = ServerProcess.start(
+            tmp_path / "a", database_url=url, extra=(*SERVER_FLAGS, *RABBITMQ_FLAGS)
+        )
+        b = ServerProcess.start(
+            tmp_path / "b", database_url=url, extra=SERVER_FLAGS, events_to_file=False
+        )
+        try:
+            shoppers = [Shopper(a.address), Shopper(b.address)]
+            for shopper in shoppers:
+                shopper.run(range(20))
+            carts = {cart for shopper in shoppers for cart in shopper.carts}
+            # One cart.created per cart, one cartitem.created per call.
+            expected = len(carts) + 40
+            received = consumer.receive(lambda body: body["cartId"] in carts, expected=expected)
+            time.sleep(1)  # time for a stray copy to show up
+            received += consumer.receive(
+                lambda body: body["cartId"] in carts, expected=1, timeout=0.5
+            )
+            pending = _outbox_statuses(url)
+        finally:
+            b.stop()
+            a.stop()
+            consumer.close()
+    assert len(received) == expected
+    assert pending == {"sent": 2 * expected}  # EventBridge's copies went to A's file
+    assert not b.events_file.exists()
+    assert "eventbridge and rabbitmq left to other relays" in b.log_path.read_text()
+    eventbridge_lines = [
+        line for line in a.events_file.read_text().splitlines() if '"detail-type"' in line
+    ]
+    assert len(eventbridge_lines) == expected
+
+
+def _outbox_statuses(url: str) -> dict[str, int]:
+    async def count() -> dict[str, int]:
+        engine = create_engine(database_url(url, Path(".")))
+        try:
+            async with engine.connect() as connection:
+                rows = await connection.execute(
+                    select(outbox_events.c.status, func.count()).group_by(outbox_events.c.status)
+                )
+                return {status: n for status, n in rows}
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(count())
