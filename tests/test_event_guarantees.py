@@ -211,7 +211,7 @@ def test_broker_outage_delays_events_and_loses_none(
         f"outage: acknowledged {len(shopper.acknowledged)}, failed calls {shopper.failures}, RabbitMQ delivered {len(delivered)}, EventBridge delivered {len(envelopes)} (+{eventbridge.redelivered} redelivered)"
     )
     assert shopper.failures == 0 and len(shopper.acknowledged) == 400
-    assert "will be retried" in log  # the outage was felt by the relay
+    assert "rabbitmq unreachable" in log and "eventbridge unreachable" in log  # felt by the relay
     assert shopper.acknowledged <= delivered.keys(), (
         f"lost on RabbitMQ: {len(shopper.acknowledged - delivered.keys())}"
     )
@@ -225,3 +225,45 @@ def test_broker_outage_delays_events_and_loses_none(
     assert not missing, (
         f"not received from EventBridge: {len(missing)}; items under two event ids: {len(twice)}; outbox: {outbox_states(postgres_url, missing)}; sample: {[(e['resources'], e['detail']['payload']['items'][0]['id']) for e in envelopes if e['detail']['payload']['items'][0]['id'] in list(twice)[:2]]}"
     )
+
+
+@pytest.mark.slow
+def test_the_backlog_drains_within_seconds_of_the_broker_coming_back(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A 10 s cut: every cart's oldest event was refused many times, so a per-event backoff
+    alone (up to 30 s) would hold the backlog long after the broker is back."""
+    rabbit = TcpProxy("127.0.0.1", 5672)
+    flags = (
+        *SERVER_FLAGS, "--rabbitmq-url", f"amqp://guest:guest@127.0.0.1:{rabbit.port}/%2F",
+        "--rabbitmq-exchange", TEST_EXCHANGE,
+    )  # fmt: skip
+    consumer = RabbitConsumer()
+    server = ServerProcess.start(tmp_path, database_url=postgres_url, extra=flags)
+    shopper = Shopper(server.address)
+    try:
+        consumer.receive(lambda b: b["cartId"] in shopper.carts, expected=CARTS)  # cart.created
+        rabbit.cut()
+        calls, cut_ends = 0, time.monotonic() + 10
+        while time.monotonic() < cut_ends:
+            shopper.run(range(calls, calls + CARTS))
+            calls += CARTS
+            time.sleep(0.5)
+        rabbit.restore()
+        restored = time.monotonic()
+        first = delivered_items(consumer, shopper, {min(shopper.acknowledged)}, timeout=10)
+        started_after = time.monotonic() - restored
+        rest = delivered_items(consumer, shopper, shopper.acknowledged - first.keys(), timeout=30)
+        drained_after = time.monotonic() - restored
+        log = server.log()
+    finally:
+        server.stop()
+        consumer.close()
+        rabbit.close()
+    print(f"recovery: {calls} events waited; draining began {started_after:.2f} s and ended "
+          f"{drained_after:.2f} s after the broker came back")  # fmt: skip
+    assert shopper.failures == 0 and len(shopper.acknowledged) == calls
+    assert shopper.acknowledged <= first.keys() | rest.keys()
+    assert started_after < 2.0
+    assert drained_after < 5.0
+    assert "rabbitmq unreachable" in log

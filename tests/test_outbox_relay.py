@@ -16,7 +16,13 @@ from cartservice.events.v1 import events_pb2 as ev
 from sqlalchemy import func, select
 
 from server.events.catalog import EXCHANGE
-from server.events.publishers import EventBridgePublisher, RabbitMqPublisher
+from server.events.publishers import (
+    SENT,
+    EventBridgePublisher,
+    Outcome,
+    RabbitMqPublisher,
+    away,
+)
 from server.events.relay import OutboxRelay
 from server.store.database import create_engine, database_url, session_factory
 from server.store.migrate import upgrade_to_head
@@ -364,3 +370,67 @@ def _outbox_statuses(url: str) -> dict[str, int]:
             await engine.dispose()
 
     return asyncio.run(count())
+
+
+class UnreachableFor:
+    """A destination that refuses the first `refusals` calls as unreachable, then takes all."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.calls: list[int] = []  # events per call
+        self.refused_thrice = asyncio.Event()
+
+    async def publish(self, events: Any) -> list[Outcome]:
+        self.calls.append(len(events))
+        if len(self.calls) == 3:
+            self.refused_thrice.set()
+        if len(self.calls) <= self.refusals:
+            return [away("connection refused")] * len(events)
+        return [SENT] * len(events)
+
+    def another(self) -> UnreachableFor:
+        return self
+
+    async def close(self) -> None:
+        pass
+
+
+def test_an_unreachable_destination_is_probed_with_one_event_and_its_events_keep_no_backoff(
+    tmp_path: Path,
+) -> None:
+    publisher = UnreachableFor(refusals=4)
+
+    async def scenario() -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
+        engine = create_engine(database_url("", tmp_path))
+        await upgrade_to_head(engine)
+        sessions = session_factory(engine)
+        async with sessions() as session, session.begin():
+            await OutboxRepository(session).add([_item_created(1 + n % 5, n) for n in range(20)], 0)
+        relay = OutboxRelay(sessions, {RABBITMQ: publisher}, batch_size=100, poll_interval=0.05)
+        columns = select(
+            outbox_events.c.status, outbox_events.c.attempts, outbox_events.c.available_at
+        ).where(outbox_events.c.destination == RABBITMQ)
+        stop = asyncio.Event()
+        running = asyncio.create_task(relay.run(stop))
+        await asyncio.wait_for(publisher.refused_thrice.wait(), 10)
+        async with sessions() as session:
+            while_away = [tuple(row) for row in await session.execute(columns)]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            async with sessions() as session:
+                after = [tuple(row) for row in await session.execute(columns)]
+            if all(status == "sent" for status, _, _ in after):
+                break
+        stop.set()
+        await running
+        await relay.close()
+        await engine.dispose()
+        return while_away, after
+
+    while_away, after = asyncio.run(scenario())
+    assert publisher.calls[0] == 5  # a full round (the head of each cart) found it away ...
+    assert publisher.calls[1:4] == [1, 1, 1]  # ... then one event at a time until it answered
+    assert {(status, attempts) for status, attempts, _ in while_away} == {("pending", 0)}
+    assert max(available for _, _, available in while_away) <= 1  # no backoff was set
+    assert {status for status, _, _ in after} == {"sent"}

@@ -54,7 +54,7 @@ EVENTBRIDGE_BATCH = 10
 
 @dataclass(frozen=True)
 class Outcome:
-    # sent | unroutable | dead | retry
+    # sent | unroutable | dead | retry (this event, later) | away (the destination is unreachable)
     status: str
     error: str | None = None
 
@@ -64,6 +64,11 @@ SENT = Outcome("sent")
 
 def retry(error: str) -> Outcome:
     return Outcome("retry", error)
+
+
+def away(error: str) -> Outcome:
+    """Nothing wrong with the event: the destination could not be reached or refused the call."""
+    return Outcome("away", error)
 
 
 class Publisher(Protocol):
@@ -173,7 +178,7 @@ class EventBridgePublisher(_OnOwnThread):
         try:
             answer = self._client.put_events(Entries=[entry for _, entry in batch])
         except (BotoCoreError, ClientError) as error:
-            return [retry(f"put_events: {error}")] * len(batch)
+            return [away(f"put_events: {error}")] * len(batch)
         return [
             retry(f"{result['ErrorCode']}: {result.get('ErrorMessage', '')}")
             if result.get("ErrorCode")
@@ -402,7 +407,7 @@ class RabbitMqPublisher:
         except LinkFailure as error:
             # Whatever went out may go out again: at-least-once, under stable message ids.
             await self._drop_link()
-            return [retry(f"rabbitmq: {error}")] * len(events)
+            return [away(f"rabbitmq: {error}")] * len(events)
         outcomes = [SENT] * len(events)
         for (index, message), result in zip(owners, results, strict=True):
             if result == "nack":

@@ -15,6 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from cartservice.events.v1 import events_pb2 as ev
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,11 +29,46 @@ ROUND_PACE_S = 0.02
 
 BACKOFF_BASE_S = 0.2
 BACKOFF_MAX_S = 30.0
+# While a destination is unreachable its loop sends one event at a time, at most this far apart:
+# the backlog starts to drain about as soon as the destination is back, whatever the per-event
+# backoff of events it refused one by one.
+PROBE_BASE_S = 0.1
+PROBE_MAX_S = 1.0
 PRUNE_EVERY_S = 60.0
 
 
 def epoch_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+@dataclass
+class _Reachability:
+    """A destination's state as its last round found it; shared by its loop and helpers."""
+
+    away_since: float | None = None
+    probes: int = 0
+
+    def went_away(self, destination: str, error: str) -> None:
+        if self.away_since is None:
+            self.away_since = time.monotonic()
+            log.warning(
+                "%s unreachable (%s): its events wait in the outbox; trying again every %.1f s "
+                "at most",
+                destination,
+                error,
+                PROBE_MAX_S,
+            )
+
+    def came_back(self, destination: str) -> None:
+        if self.away_since is not None:
+            log.info(
+                "%s reachable again after %.1f s", destination, time.monotonic() - self.away_since
+            )
+        self.away_since, self.probes = None, 0
+
+    def next_probe_s(self) -> float:
+        self.probes += 1
+        return min(PROBE_BASE_S * 2.0**self.probes, PROBE_MAX_S)
 
 
 class OutboxRelay:
@@ -56,6 +92,7 @@ class OutboxRelay:
         self._retention_ms = int(retention_hours * 3_600_000)
         self._clock = clock
         self._wakes = {destination: asyncio.Event() for destination in publishers}
+        self._reachability = {destination: _Reachability() for destination in publishers}
 
     def notify(self) -> None:
         """A commit of this process wrote outbox rows: look now rather than at the next poll."""
@@ -89,7 +126,13 @@ class OutboxRelay:
         self, destination: str, publisher: Publisher, stop: asyncio.Event, backlog: asyncio.Event
     ) -> None:
         wake = self._wakes[destination]
+        reachability = self._reachability[destination]
         while not stop.is_set():
+            if reachability.away_since is not None:
+                backlog.clear()
+                await _first_of(stop, at_most_s=reachability.next_probe_s())
+                await self._round(destination, publisher, limit=1)
+                continue
             sent = await self._round(destination, publisher)
             if sent >= self._batch_size:
                 backlog.set()
@@ -116,9 +159,9 @@ class OutboxRelay:
             if busy and await self._round(destination, publisher) == 0:
                 await asyncio.sleep(WAKE_COALESCE_S)  # the backlog is someone else's now
 
-    async def _round(self, destination: str, publisher: Publisher) -> int:
+    async def _round(self, destination: str, publisher: Publisher, limit: int = 0) -> int:
         try:
-            return await self._relay(destination, publisher)
+            return await self._relay(destination, publisher, limit or self._batch_size)
         except Exception:
             # The database is away or a bug: keep the loop alive, try again after a pause.
             log.exception("outbox relay round for %s failed", destination)
@@ -133,13 +176,13 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), PRUNE_EVERY_S)
 
-    async def _relay(self, destination: str, publisher: Publisher) -> int:
+    async def _relay(self, destination: str, publisher: Publisher, limit: int) -> int:
         async with self._sessions() as session, session.begin():
             # Core statements on the session's connection: the ORM's execute path adds its own
             # work to every statement and this round needs none of it.
             outbox = OutboxRepository(await session.connection())
             await outbox.settle_relay_round()
-            rows = await outbox.claim(destination, self._clock(), self._batch_size)
+            rows = await outbox.claim(destination, self._clock(), limit)
             if not rows:
                 return 0
             outcomes = await self._publish(publisher, rows)
@@ -158,6 +201,12 @@ class OutboxRelay:
                         now + _backoff_ms(row.attempts),
                         outcome.error or "",
                     )
+        unreached = [o.error for o in outcomes if o.status == "away"]
+        if unreached:
+            # Left as they were: no attempt counted and no backoff, since the events were fine.
+            self._reachability[destination].went_away(destination, unreached[0] or "")
+            return 0
+        self._reachability[destination].came_back(destination)
         failures = [o.error for o in outcomes if o.status == "retry"]
         if failures:
             log.warning(
