@@ -14,17 +14,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
 import grpc
-from google.protobuf import any_pb2, unknown_fields
+from google.protobuf import any_pb2, descriptor_pool, unknown_fields
 from google.protobuf.message import DecodeError, Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from server.api.wire_limits import WireLimits
 from server.domain.errors import (
     AlreadyExists,
     DomainError,
     FailedPrecondition,
+    FieldViolation,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -132,18 +134,31 @@ async def _abort(context: grpc.aio.ServicerContext, status: status_pb2.Status) -
 
 
 class Undecodable:
-    """Stands in for a request whose bytes are not the message the method takes."""
+    """Stands in for a request whose bytes are not the message the method takes, or that would
+    cost too much to parse (`field` names the oversized one)."""
 
-    def __init__(self, problem: str) -> None:
+    def __init__(self, problem: str, field: str = "") -> None:
         self.problem = problem
+        self.field = field
 
 
-def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
-    """A deserializer that never raises: grpc would answer a raised DecodeError with UNKNOWN."""
+_wire_limits = WireLimits()
+
+
+def tolerant(
+    deserializer: Callable[[bytes], Any] | None, method: str = ""
+) -> Callable[[bytes], Any] | None:
+    """A deserializer that never raises (grpc would answer a raised DecodeError with UNKNOWN)
+    and refuses oversized repeated fields of `method`'s request before parsing it."""
     if deserializer is None:
         return None
+    oversized = _oversized_check(method)
 
     def deserialize(raw: bytes) -> Any:
+        if oversized is not None:
+            violation = oversized(raw)
+            if violation is not None:
+                return Undecodable(violation.description, violation.field)
         try:
             message = deserializer(raw)
         except DecodeError as error:
@@ -154,6 +169,15 @@ def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], A
         return message
 
     return deserialize
+
+
+def _oversized_check(method: str) -> Callable[[bytes], FieldViolation | None] | None:
+    """The wire check of a method's request type ("/package.Service/Method"), if it is ours."""
+    try:
+        found = descriptor_pool.Default().FindMethodByName(method.lstrip("/").replace("/", "."))
+    except KeyError:
+        return None
+    return _wire_limits.checker(found.input_type)
 
 
 def _misencoded_field(message: Message, path: str) -> str | None:
@@ -210,6 +234,9 @@ def parses_request_with(parse: Callable[[bytes], Any]) -> Callable[[F], F]:
 
 
 async def abort_undecodable(context: grpc.aio.ServicerContext, request: Undecodable) -> None:
+    if request.field:
+        await _abort(context, status_for(InvalidArgument.single(request.field, request.problem)))
+        return
     violation = error_details_pb2.BadRequest.FieldViolation(field="", description=request.problem)
     details = [_pack(error_details_pb2.BadRequest(field_violations=[violation]))]
     status = status_pb2.Status(
@@ -265,13 +292,13 @@ class ErrorTranslationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[m
             # One wrapper per registered method, made once: a wrapper per call would live as long
             # as its call (a WatchBasket stream may stay open for hours). Bounded, in case a
             # generic handler makes a new handler per call.
-            translated = self._translate(handler)
+            translated = self._translate(handler, handler_call_details.method)
             if len(self._translated) < MAX_CACHED_HANDLERS:
                 self._translated[handler] = translated
         return translated
 
     @staticmethod
-    def _translate(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def _translate(handler: grpc.RpcMethodHandler, name: str) -> grpc.RpcMethodHandler:
         if handler.unary_stream is not None:
             # A coroutine that writes its messages, so the same translation fits; WatchBasket,
             # open for hours, translates its own errors and keeps a compact request instead.
@@ -281,13 +308,13 @@ class ErrorTranslationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[m
                 method = translate_errors(method)
             return grpc.unary_stream_rpc_method_handler(
                 method,
-                request_deserializer=tolerant(parse),
+                request_deserializer=tolerant(parse, name),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_unary is None:
             return handler
         return grpc.unary_unary_rpc_method_handler(
             translate_errors(handler.unary_unary),
-            request_deserializer=tolerant(handler.request_deserializer),
+            request_deserializer=tolerant(handler.request_deserializer, name),
             response_serializer=handler.response_serializer,
         )
