@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -200,31 +202,62 @@ def _announce(host: str, port: int) -> None:
         log.info("serving on %s:%d", host, port)
 
 
-class AddressInUse(Exception):
-    """The port is taken: by another server, or by anything else."""
+class CannotListen(Exception):
+    """The server cannot take its address: the port is taken, the host is not this machine's,
+    or the TLS files cannot be used."""
 
 
 def _listen(server: grpc.aio.Server, settings: Settings) -> int:
-    try:
-        return _add_port(server, settings)
-    except RuntimeError as error:
-        raise AddressInUse(f"{settings.host}:{settings.port} is already in use") from error
-
-
-def _add_port(server: grpc.aio.Server, settings: Settings) -> int:
+    credentials = _tls_credentials(settings) if settings.tls_cert_file else None
     address = f"{settings.host}:{settings.port}"
-    if not settings.tls_cert_file:
-        return int(server.add_insecure_port(address))
-    client_ca = (
-        Path(settings.tls_client_ca_file).read_bytes() if settings.tls_client_ca_file else None
-    )
-    credentials = grpc.ssl_server_credentials(
-        [(Path(settings.tls_key_file).read_bytes(), Path(settings.tls_cert_file).read_bytes())],
-        root_certificates=client_ca,
-        require_client_auth=client_ca is not None,
-    )
+    try:
+        if credentials is None:
+            return int(server.add_insecure_port(address))
+        return int(server.add_secure_port(address, credentials))
+    except RuntimeError as error:
+        raise CannotListen(_why_not_listening(settings)) from error
+
+
+def _tls_credentials(settings: Settings) -> grpc.ServerCredentials:
+    client_ca = _read("tls_client_ca_file", settings) if settings.tls_client_ca_file else None
+    key, chain = _read("tls_key_file", settings), _read("tls_cert_file", settings)
     log.info("TLS on%s", " with client certificates required" if client_ca else "")
-    return int(server.add_secure_port(address, credentials))
+    return grpc.ssl_server_credentials(
+        [(key, chain)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
+def _read(setting: str, settings: Settings) -> bytes:
+    path = Path(getattr(settings, setting))
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        flag = "--" + setting.replace("_", "-")
+        raise CannotListen(f"cannot read {flag} {path}: {error.strerror}") from None
+
+
+def _why_not_listening(settings: Settings) -> str:
+    """grpc says only that adding the port failed; a plain socket tells which reason it was."""
+    address = f"{settings.host}:{settings.port}"
+    try:
+        family, kind, _, _, where = socket.getaddrinfo(
+            settings.host, settings.port, type=socket.SOCK_STREAM
+        )[0]
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(where)
+    except socket.gaierror:
+        return f"--host {settings.host} is not a name or address this machine can resolve"
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            return f"{address} is already in use"
+        return f"cannot listen on {address}: {error.strerror}"
+    if settings.tls_cert_file:
+        return (
+            f"cannot listen on {address} with TLS: --tls-cert-file and --tls-key-file must be "
+            "a PEM certificate chain and its private key"
+        )
+    return f"cannot listen on {address}"
 
 
 async def _wait_for_stop_signal() -> None:

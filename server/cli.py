@@ -1,4 +1,4 @@
-"""The `cartservice` command: serve, migrate, health."""
+"""The `cartservice` command: serve, migrate, seed-demo, relay, token and health."""
 
 from __future__ import annotations
 
@@ -6,13 +6,35 @@ import argparse
 import asyncio
 import logging
 import sys
+from typing import NoReturn
 
-from server.config import Settings, add_arguments, from_arguments
+from server.config import SettingError, Settings, add_arguments, from_arguments
+
+TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad input is one line naming what was wrong, and exit status 2; --help shows the rest."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cartservice", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    try:
+        arguments = _parser().parse_args(argv)
+    except SettingError as error:
+        print(f"cartservice: {error}", file=sys.stderr)
+        return 2
+    return _run(arguments, argv)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cartservice", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
     serve = commands.add_parser("serve", help="Run the gRPC server.")
     add_arguments(serve, "serve")
     migrate = commands.add_parser("migrate", help="Apply database migrations and exit.")
@@ -37,25 +59,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     token.add_argument("--channel", default="", help="channel claim, e.g. CSR")
     token.add_argument("--act-on-behalf-of", default="", help="act_on_behalf_of_user claim")
-    token.add_argument("--ttl", default="1h", help="lifetime: 3600, 90s, 30m, 12h, 7d")
+    token.add_argument(
+        "--ttl", default=3600, type=ttl_seconds, help="lifetime: 3600, 90s, 30m, 12h, 7d"
+    )
     check = commands.add_parser(
         "health", help="Ask a running server's health service; exit 0 if SERVING."
     )
     check.add_argument("--address", default="127.0.0.1:50051", help="host:port of the server")
     check.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for an answer")
-    arguments = parser.parse_args(argv)
+    return parser
 
+
+def _run(arguments: argparse.Namespace, argv: list[str] | None) -> int:
     if arguments.command == "health":
         return _health(arguments.address, arguments.timeout)
     settings = from_arguments(arguments)
     if arguments.command == "token":
         return _token(settings, arguments)
     logging.basicConfig(
-        level=settings.log_level.upper(),
+        level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-    if settings.log_level.upper() != "DEBUG":
+    if settings.log_level != "DEBUG":
         # Alembic and pika narrate every step at INFO; what matters is logged by us.
         for chatty in ("alembic", "pika"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -72,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(settings: Settings, argv: list[str]) -> int:
-    from server.app import AddressInUse
+    from server.app import CannotListen
     from server.app import serve as run_server
     from server.auth.setup import KeyConfigurationError
     from server.workers import WorkersError, run_workers
@@ -85,13 +111,31 @@ def _serve(settings: Settings, argv: list[str]) -> int:
     except KeyConfigurationError as error:
         log.error("cannot verify tokens: %s", error)
         return 2
-    except (AddressInUse, WorkersError) as error:
+    except (CannotListen, WorkersError) as error:
         log.error("cannot serve: %s", error)
         return 2
     return 0
 
 
-TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+def ttl_seconds(text: str) -> int:
+    ttl = text.strip()
+    unit = TTL_UNITS.get(ttl[-1:], 1)
+    digits = ttl[:-1] if ttl[-1:] in TTL_UNITS else ttl
+    if not digits.isascii() or not digits.isdigit() or int(digits) == 0:
+        raise argparse.ArgumentTypeError(
+            f"accepts a positive number of seconds, or one with a unit: 90s, 30m, 12h, 7d; "
+            f"got {text!r}"
+        )
+    return int(digits) * unit
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cartservice")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _token(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -103,8 +147,6 @@ def _token(settings: Settings, arguments: argparse.Namespace) -> int:
             "token needs --jwt-secret-file (or the embedded default's --data-dir)", file=sys.stderr
         )
         return 2
-    ttl = arguments.ttl.strip()
-    seconds = int(ttl[:-1]) * TTL_UNITS[ttl[-1]] if ttl[-1] in TTL_UNITS else int(ttl)
     print(
         mint_hs256(
             ensure_secret(path),
@@ -113,7 +155,7 @@ def _token(settings: Settings, arguments: argparse.Namespace) -> int:
             roles=[role.strip() for role in arguments.roles.split(",") if role.strip()],
             channel=arguments.channel,
             act_on_behalf_of_user=arguments.act_on_behalf_of or None,
-            ttl_seconds=seconds,
+            ttl_seconds=arguments.ttl,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )

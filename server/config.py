@@ -173,11 +173,74 @@ CHOICES = {
     "jwt_algorithm": ("HS256", "RS256", "ES256"),
     "relay": ("in-process", "off"),
     "demo_catalog": ("auto", "always", "never"),
+    "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
 }
+# Numbers below these make no sense (0 means "none" or "grpc's default" where the help says so).
+MINIMUMS = {"workers": 1, "relay_workers": 1, "relay_batch_size": 1, "db_pool_size": 1}
+MAXIMUMS = {"port": 65_535}
 
 
 def env_name(name: str) -> str:
     return ENV_PREFIX + name.upper()
+
+
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def parse_value(name: str, text: str, kind: type) -> Any:
+    """The setting's value from its text, or ValueError saying what the setting accepts."""
+    choices = CHOICES.get(name)
+    if choices is not None:
+        value = text.upper() if name == "log_level" else text
+        if value not in choices:
+            raise ValueError(f"accepts {', '.join(choices)}; got {text!r}")
+        return value
+    if name == "database_url" and text:
+        return _database_url(text)
+    if issubclass(kind, str | Path):
+        return kind(text)
+    try:
+        number: float = int(text) if kind is int else float(text)
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise ValueError(f"accepts {noun}; got {text!r}") from None
+    low, high = MINIMUMS.get(name, 0), MAXIMUMS.get(name)
+    if number < low or (high is not None and number > high):
+        bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise ValueError(f"accepts a number {bounds}; got {text!r}")
+    return number
+
+
+def _database_url(text: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(text).get_backend_name()
+    except ArgumentError:
+        backend = ""
+    if backend not in ("postgresql", "sqlite"):
+        raise ValueError(
+            "accepts a PostgreSQL or SQLite URL, e.g. postgresql+psycopg://user@host:5432/db; "
+            f"got {text!r}"
+        )
+    return text
+
+
+def _flag_type(name: str, kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            return parse_value(name, text, kind)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = kind.__name__  # what argparse names in its own messages
+    return parse
+
+
+class SettingError(ValueError):
+    """An environment variable holds a value its setting does not accept."""
 
 
 def add_arguments(parser: argparse.ArgumentParser, group: str) -> None:
@@ -185,15 +248,19 @@ def add_arguments(parser: argparse.ArgumentParser, group: str) -> None:
         if group not in spec.metadata["groups"]:
             continue
         env = env_name(spec.name)
-        fallback: Any = spec.default
-        kind = type(fallback)
-        default = os.environ.get(env, fallback)
+        kind = type(spec.default)
+        default = spec.default
+        if env in os.environ:
+            try:
+                default = parse_value(spec.name, os.environ[env], kind)
+            except ValueError as error:
+                raise SettingError(f"{env} (the {flag_name(spec.name)} setting) {error}") from None
         parser.add_argument(
-            "--" + spec.name.replace("_", "-"),
+            flag_name(spec.name),
             dest=spec.name,
-            type=kind,
-            default=kind(default),
-            choices=CHOICES.get(spec.name),
+            type=_flag_type(spec.name, kind),
+            default=default,
+            metavar=spec.name.upper(),
             help=f"{spec.metadata['help']} [env {env}; default {spec.default}]",
         )
 
