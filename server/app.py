@@ -14,7 +14,7 @@ from pathlib import Path
 import grpc
 from cartservice.basket.v1 import basket_service_pb2, basket_service_pb2_grpc
 from cartservice.cart.v1 import cart_service_pb2, cart_service_pb2_grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,6 +24,7 @@ from server.api import basket_watch, validation
 from server.api.basket_servicer import BasketServicer
 from server.api.cart_servicer import CartServicer
 from server.api.errors import ErrorTranslationInterceptor
+from server.api.health import PROBE_TIMEOUT_S, DatabaseHealth
 from server.auth.interceptor import AuthenticationInterceptor
 from server.auth.setup import token_verifier
 from server.config import Settings
@@ -33,7 +34,7 @@ from server.service.baskets import BasketHandlers
 from server.service.carts import CartHandlers, CartLimits
 from server.store.database import create_engine, database_url, session_factory
 from server.store.demo_catalog import catalog_is_empty, load_demo_catalog
-from server.store.driver import Database
+from server.store.driver import Database, reachable
 from server.store.migrate import upgrade_to_head
 from server.store.outbox import OUTBOX_CHANNEL
 from server.store.unit_of_work import UnitOfWorkFactory
@@ -103,8 +104,14 @@ async def serve(settings: Settings) -> None:
         await asyncio.wait_for(listener.listening.wait(), 30)
     basket_watch.tune_garbage_collector()
     await basket_watch.start_calls_in_empty_context(server)
-    for service in ("", CART_SERVICE, BASKET_SERVICE):
-        await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    database_health = DatabaseHealth(
+        health_servicer,
+        ("", CART_SERVICE, BASKET_SERVICE),
+        lambda: reachable(url, PROBE_TIMEOUT_S),
+    )
+    await database_health.set_serving()
+    if on_postgres:
+        background.append(asyncio.create_task(database_health.run(background_stop)))
     if relay:
         background.append(asyncio.create_task(relay.run(background_stop)))
         log_destinations(log, settings, "outbox relay in process")

@@ -285,3 +285,21 @@ class Database:
 async def _close(connection: _Postgres | _Sqlite) -> None:
     with suppress(Exception):  # it is being thrown away
         await connection._connection.close()
+
+
+async def reachable(url: URL, timeout_s: float) -> bool:
+    """Whether a new connection to the database opens and answers within the timeout. A
+    connection of its own, not the pool's: a busy pool is not an unreachable database."""
+    if url.get_backend_name() != "postgresql":
+        return True  # a local file: nothing between the server and it to fail
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        async with asyncio.timeout(timeout_s):
+            connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+            try:
+                await connection.execute("SELECT 1")
+            finally:
+                await connection.close()
+    except (TimeoutError, psycopg.Error, OSError):
+        return False
+    return True
