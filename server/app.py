@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import grpc_runtime
 from server.api import basket_watch, validation
+from server.api.access_log import AccessLogInterceptor
 from server.api.basket_servicer import BasketServicer
 from server.api.cart_servicer import CartServicer
 from server.api.errors import ErrorTranslationInterceptor
@@ -71,7 +72,11 @@ async def serve(settings: Settings) -> None:
     sessions = session_factory(engine)
     await _load_demo_catalog(settings, sessions)
     server = grpc.aio.server(
-        interceptors=[AuthenticationInterceptor(verifier), ErrorTranslationInterceptor()],
+        interceptors=[
+            AccessLogInterceptor(),
+            AuthenticationInterceptor(verifier),
+            ErrorTranslationInterceptor(),
+        ],
         options=_server_options(settings),
     )
     relay = outbox_relay(settings, sessions) if settings.relay == "in-process" else None

@@ -8,6 +8,7 @@ import logging
 import sys
 from typing import NoReturn
 
+from server import log_format
 from server.config import SettingError, Settings, add_arguments, from_arguments
 
 TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -76,15 +77,7 @@ def _run(arguments: argparse.Namespace, argv: list[str] | None) -> int:
     settings = from_arguments(arguments)
     if arguments.command == "token":
         return _token(settings, arguments)
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    if settings.log_level != "DEBUG":
-        # Alembic and pika narrate every step at INFO; what matters is logged by us.
-        for chatty in ("alembic", "pika"):
-            logging.getLogger(chatty).setLevel(logging.WARNING)
+    log_format.configure(settings.log_level, settings.log_format)
     if arguments.command == "migrate":
         return asyncio.run(_migrate(settings))
     if arguments.command == "seed-demo":

@@ -101,6 +101,11 @@ class Settings:
     log_level: str = setting(
         "INFO", "DEBUG, INFO, WARNING or ERROR.", groups=("serve", "migrate", "relay")
     )
+    log_format: str = setting(
+        "text",
+        "text (for people) or json (one object a line, for collectors).",
+        groups=("serve", "migrate", "relay"),
+    )
     rabbitmq_url: str = setting(
         "",
         "AMQP URL of RabbitMQ, e.g. amqp://guest:guest@127.0.0.1:5672/%%2F; empty: internal "
@@ -174,6 +179,7 @@ CHOICES = {
     "relay": ("in-process", "off"),
     "demo_catalog": ("auto", "always", "never"),
     "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
+    "log_format": ("text", "json"),
 }
 # Numbers below these make no sense (0 means "none" or "grpc's default" where the help says so).
 MINIMUMS = {"workers": 1, "relay_workers": 1, "relay_batch_size": 1, "db_pool_size": 1}

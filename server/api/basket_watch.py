@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import grpc
 from cartservice.basket.v1 import basket_service_pb2 as pb
 
+from server.api import access_log
 from server.api.errors import (
     Undecodable,
     abort_for,
@@ -77,6 +78,7 @@ class WatchBasketStreams:
         # One frame per open stream, and only this one: it translates its own errors instead of
         # running inside a wrapper's frame, and runs its loop inline. The basket id lives in the
         # request only: the watcher keeps none.
+        access_log.when_done(context)
         try:
             if isinstance(request, Undecodable):
                 await abort_undecodable(context, request)
@@ -105,6 +107,9 @@ class WatchBasketStreams:
                 await _end_unavailable(
                     context, f"{ending.message}; watch again with from_version={sent_version}"
                 )
+        except asyncio.CancelledError:
+            access_log.note_cancelled()  # the client went away
+            raise
         except Exception as error:
             await abort_for(context, error)
 

@@ -62,6 +62,12 @@ def caller() -> Identity:
     return _current.get().identity
 
 
+def current_caller() -> Identity | None:
+    """The caller, if the running call has one (health and reflection have none)."""
+    binding = _current.get(None)
+    return binding.identity if binding is not None else None
+
+
 def forget_caller() -> None:
     """Drops the caller from the running RPC's context, for a call that outlives its
     authorization check (a WatchBasket stream, open for hours, server.api.basket_watch).
