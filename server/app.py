@@ -19,7 +19,7 @@ from grpc_reflection.v1alpha import reflection
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server import grpc_runtime
+from server import grpc_runtime, metrics
 from server.api import basket_watch, validation
 from server.api.access_log import AccessLogInterceptor
 from server.api.basket_servicer import BasketServicer
@@ -29,8 +29,8 @@ from server.api.health import PROBE_TIMEOUT_S, DatabaseHealth
 from server.auth.interceptor import AuthenticationInterceptor
 from server.auth.setup import token_verifier
 from server.config import Settings
-from server.events.relay import OutboxRelay
-from server.events.setup import log_destinations, outbox_relay
+from server.events.relay import OutboxRelay, report_backlog
+from server.events.setup import DESTINATIONS, log_destinations, outbox_relay
 from server.service.baskets import BasketHandlers
 from server.service.carts import CartHandlers, CartLimits
 from server.store.database import create_engine, database_url, session_factory
@@ -103,6 +103,10 @@ async def serve(settings: Settings) -> None:
     port = _listen(server, settings)
     background_stop = asyncio.Event()
     background: list[asyncio.Task[None]] = []
+    if settings.metrics_port:
+        metrics.measure(metrics.watch_streams, lambda: feed.open_streams)
+        metrics.measure(metrics.db_connections_in_use, lambda: database.in_use)
+        background.append(_serve_metrics(settings, sessions, background_stop))
     if on_postgres:
         listener = _listener(url, feed, relay)
         background.append(asyncio.create_task(listener.run(background_stop)))
@@ -136,6 +140,20 @@ async def serve(settings: Settings) -> None:
     await database.close()
     await engine.dispose()
     log.info("stopped")
+
+
+def _serve_metrics(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], stop: asyncio.Event
+) -> asyncio.Task[None]:
+    """The metrics endpoint (its own thread), and the task that keeps the outbox gauges."""
+    try:
+        metrics.serve(settings.host, settings.metrics_port)
+    except OSError as error:
+        raise CannotListen(
+            f"--metrics-port {settings.metrics_port} on {settings.host}: {error.strerror}"
+        ) from None
+    log.info("metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
+    return asyncio.create_task(report_backlog(sessions, DESTINATIONS, stop))
 
 
 def _listener(url: URL, feed: BasketFeed | None, relay: OutboxRelay | None) -> PostgresListener:
@@ -190,9 +208,12 @@ async def run_relay(settings: Settings) -> None:
     url = database_url(settings.database_url, settings.data_dir)
     # A connection per destination loop and one for pruning: none opened and closed per round.
     engine = create_engine(url, pool_size=2 * max(1, settings.relay_workers) + 1)
-    relay = outbox_relay(settings, session_factory(engine))
+    sessions = session_factory(engine)
+    relay = outbox_relay(settings, sessions)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(relay.run(stop))]
+    if settings.metrics_port:
+        tasks.append(_serve_metrics(settings, sessions, stop))
     if url.get_backend_name() == "postgresql":
         # Woken by every commit that writes outbox rows, in any process; polling stays as backup.
         tasks.append(asyncio.create_task(_listener(url, None, relay).run(stop)))

@@ -83,9 +83,13 @@ def _run(arguments: argparse.Namespace, argv: list[str] | None) -> int:
     if arguments.command == "seed-demo":
         return asyncio.run(_seed_demo(settings))
     if arguments.command == "relay":
-        from server.app import run_relay
+        from server.app import CannotListen, run_relay
 
-        asyncio.run(run_relay(settings))
+        try:
+            asyncio.run(run_relay(settings))
+        except CannotListen as error:
+            logging.getLogger("cartservice").error("cannot relay: %s", error)
+            return 2
         return 0
     return _serve(settings, sys.argv[1:] if argv is None else argv)
 

@@ -101,6 +101,11 @@ class Settings:
     log_level: str = setting(
         "INFO", "DEBUG, INFO, WARNING or ERROR.", groups=("serve", "migrate", "relay")
     )
+    metrics_port: int = setting(
+        0,
+        "Port of the Prometheus metrics endpoint (HTTP, on --host, path /metrics); 0: off.",
+        groups=("serve", "relay"),
+    )
     log_format: str = setting(
         "text",
         "text (for people) or json (one object a line, for collectors).",
@@ -183,7 +188,7 @@ CHOICES = {
 }
 # Numbers below these make no sense (0 means "none" or "grpc's default" where the help says so).
 MINIMUMS = {"workers": 1, "relay_workers": 1, "relay_batch_size": 1, "db_pool_size": 1}
-MAXIMUMS = {"port": 65_535}
+MAXIMUMS = {"port": 65_535, "metrics_port": 65_535}
 
 
 def env_name(name: str) -> str:

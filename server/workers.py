@@ -46,7 +46,8 @@ def run_workers(settings: Settings, argv: list[str]) -> int:
     port = holder.getsockname()[1]
     with tempfile.TemporaryDirectory(prefix="cartservice-workers-") as ready_dir:
         workers = [
-            _start(argv, port, Path(ready_dir) / f"worker-{n}") for n in range(settings.workers)
+            _start(argv, port, Path(ready_dir) / f"worker-{n}", _metrics_port(settings, n))
+            for n in range(settings.workers)
         ]
         stop = _forward_stop_signals(workers)
         try:
@@ -82,8 +83,16 @@ def _hold_port(host: str, port: int) -> socket.socket:
     return holder
 
 
-def _start(argv: list[str], port: int, ready_file: Path) -> subprocess.Popen[bytes]:
+def _metrics_port(settings: Settings, worker: int) -> int:
+    """Worker n serves its metrics on --metrics-port + n: one port cannot tell them apart."""
+    return settings.metrics_port + worker if settings.metrics_port else 0
+
+
+def _start(
+    argv: list[str], port: int, ready_file: Path, metrics_port: int
+) -> subprocess.Popen[bytes]:
     arguments = [*argv, "--workers", "1", "--port", str(port), "--migrate", "never"]
+    arguments += ["--metrics-port", str(metrics_port)]
     environment = {**os.environ, READY_FILE_ENV: str(ready_file)}
     return subprocess.Popen([sys.executable, "-m", "server", *arguments], env=environment)
 

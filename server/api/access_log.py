@@ -1,4 +1,5 @@
-"""One line per RPC: method, status, latency, the caller's user and collection, request id.
+"""One line per RPC: method, status, latency, the caller's user and collection, request id; and
+the RPC metrics (server.metrics), counted in the same place.
 
 The request id is the caller's `x-request-id` or a new one. Nothing else of the request is
 logged: no token, e-mail, phone or address can reach the line.
@@ -21,6 +22,7 @@ from typing import Any
 
 import grpc
 
+from server import metrics
 from server.auth.identity import Identity, current_caller
 
 log = logging.getLogger("cartservice.access")
@@ -30,12 +32,13 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._:/+=-]")
 
 
 class _Call:
-    __slots__ = ("cancelled", "identity", "method", "request_id", "started")
+    __slots__ = ("cancelled", "grpc_type", "identity", "method", "request_id", "started")
 
     def __init__(self, method: str, request_id: str) -> None:
         self.method = method
         self.request_id = request_id
         self.started = time.perf_counter()
+        self.grpc_type = "unary"
         self.identity: Identity | None = None
         # Set by the handler's side: the context does not say so yet when done callbacks run.
         self.cancelled = False
@@ -55,10 +58,12 @@ class _Call:
         else:
             status = code.name
         identity = self.identity or current_caller()
+        seconds = time.perf_counter() - self.started
+        metrics.rpc_finished(self.grpc_type, self.method, status, seconds)
         fields = {
             "method": self.method,
             "code": status,
-            "ms": round((time.perf_counter() - self.started) * 1000, 2),
+            "ms": round(seconds * 1000, 2),
             "user": identity.user_id if identity else None,
             "collection": identity.collection_id if identity else None,
             "request_id": self.request_id,
@@ -99,10 +104,14 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        _call.set(_Call(details.method, _request_id(details.invocation_metadata)))
+        call = _Call(details.method, _request_id(details.invocation_metadata))
+        _call.set(call)
         handler = await continuation(details)
         if handler is None:
             return handler
+        if handler.unary_stream is not None:
+            call.grpc_type = "server_stream"
+        metrics.rpc_begun(call.grpc_type, call.method)
         wrapped = self._wrapped.get(handler)
         if wrapped is None:
             wrapped = _wrap(handler)

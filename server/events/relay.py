@@ -10,16 +10,18 @@ cart is ever eligible, so a cart's events go out in commit order.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cartservice.events.v1 import events_pb2 as ev
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server import metrics
 from server.events.publishers import Outcome, Publisher, retry
 from server.store.outbox import OutboxRepository, PendingRow
 
@@ -201,6 +203,8 @@ class OutboxRelay:
                         now + _backoff_ms(row.attempts),
                         outcome.error or "",
                     )
+        for status, count in collections.Counter(o.status for o in outcomes).items():
+            metrics.relay_outcomes.labels(destination, status).inc(count)
         unreached = [o.error for o in outcomes if o.status == "away"]
         if unreached:
             # Left as they were: no attempt counted and no backoff, since the events were fine.
@@ -248,3 +252,30 @@ async def _first_of(*events: asyncio.Event, at_most_s: float) -> None:
     await asyncio.wait(waits, timeout=at_most_s, return_when=asyncio.FIRST_COMPLETED)
     for waiter in waits:
         waiter.cancel()
+
+
+BACKLOG_EVERY_S = 5.0
+
+
+async def report_backlog(
+    sessions: async_sessionmaker[AsyncSession],
+    destinations: Sequence[str],
+    stop: asyncio.Event,
+    clock: Callable[[], int] = epoch_ms,
+) -> None:
+    """Keeps the outbox gauges (server.metrics) current: pending events and the age of the
+    oldest, per destination, from one grouped query over the pending rows' index."""
+    while not stop.is_set():
+        try:
+            async with sessions() as session:
+                backlog = await OutboxRepository(session).backlog()
+            now = clock()
+            for destination in destinations:
+                count, oldest = backlog.get(destination, (0, None))
+                metrics.outbox_pending.labels(destination).set(count)
+                age = (now - oldest) / 1000 if oldest is not None else 0.0
+                metrics.outbox_oldest_age.labels(destination).set(age)
+        except Exception:
+            log.warning("measuring the outbox backlog failed", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), BACKLOG_EVERY_S)

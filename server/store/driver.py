@@ -223,6 +223,10 @@ class Database:
         # Told the verb of every statement sent (tests count round trips with it).
         self.listener: Listener | None = None
 
+    @property
+    def in_use(self) -> int:
+        return self._opened - self._idle.qsize()
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[_Postgres | _Sqlite]:
         connection = await self._acquire()

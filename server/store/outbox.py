@@ -230,6 +230,20 @@ class OutboxRepository:
             .values(attempts=attempts, available_at=available_at, last_error=error[:512])
         )
 
+    async def backlog(self) -> dict[str, tuple[int, int | None]]:
+        """Per destination: pending events and the creation time (ms) of the oldest."""
+        pending = outbox_events.c.status == literal_column("'pending'")
+        result = await self._session.execute(
+            select(
+                outbox_events.c.destination,
+                func.count(),
+                func.min(outbox_events.c.created_at),
+            )
+            .where(pending)
+            .group_by(outbox_events.c.destination)
+        )
+        return {destination: (count, oldest) for destination, count, oldest in result}
+
     async def prune(self, sent_before_ms: int) -> int:
         result = await self._session.execute(
             delete(outbox_events).where(

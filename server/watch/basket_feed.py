@@ -147,18 +147,21 @@ class BasketFeed:
         # Baskets whose snapshot is being read, and whether another change came meanwhile.
         self._loading: dict[str, bool] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.open_streams = 0
 
     def subscribe(self, basket_id: str, from_version: int) -> Watcher:
         watcher = Watcher(from_version)
         self._watchers.setdefault(basket_id, set()).add(watcher)
+        self.open_streams += 1
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_stalled())
         return watcher
 
     def unsubscribe(self, basket_id: str, watcher: Watcher) -> None:
         watchers = self._watchers.get(basket_id)
-        if watchers is not None:
+        if watchers is not None and watcher in watchers:
             watchers.discard(watcher)
+            self.open_streams -= 1
             if not watchers:
                 del self._watchers[basket_id]
                 self._latest.pop(basket_id, None)
