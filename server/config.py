@@ -51,6 +51,11 @@ class Settings:
     )
     jwt_public_key_file: str = setting("", "PEM public key verifying RS256/ES256 tokens.")
     jwt_jwks_file: str = setting("", "JWKS file verifying RS256/ES256 tokens (chosen by kid).")
+    jwt_jwks_url: str = setting(
+        "",
+        "JWKS endpoint of the identity provider (RS256/ES256): fetched at start, on an unknown "
+        "kid and every 5 minutes.",
+    )
     jwt_issuer: str = setting("", "Required iss claim; empty: not checked.", groups=KEYS)
     jwt_audience: str = setting("", "Required aud claim; empty: not checked.", groups=KEYS)
     jwt_leeway: float = setting(30.0, "Clock skew, in seconds, allowed on exp and nbf.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from server.auth.jwks import JwksUnavailable
 from server.auth.tokens import TokenVerifier, ensure_secret
 from server.config import Settings
 
@@ -17,7 +18,8 @@ def token_verifier(settings: Settings) -> TokenVerifier:
         if path is None:
             raise KeyConfigurationError(
                 "HS256 with a configured database needs --jwt-secret-file "
-                "(or choose RS256/ES256 with --jwt-public-key-file or --jwt-jwks-file)"
+                "(or choose RS256/ES256 with --jwt-public-key-file, --jwt-jwks-file or "
+                "--jwt-jwks-url)"
             )
         if not path.exists() and not settings.jwt_secret_file:
             ensure_secret(path)
@@ -28,9 +30,10 @@ def token_verifier(settings: Settings) -> TokenVerifier:
             secret_file=secret_file,
             public_key_file=settings.jwt_public_key_file,
             jwks_file=settings.jwt_jwks_file,
+            jwks_url=settings.jwt_jwks_url,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             leeway=settings.jwt_leeway,
         )
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, JwksUnavailable) as error:
         raise KeyConfigurationError(str(error)) from error

@@ -18,6 +18,7 @@ from typing import Any
 import jwt
 
 from server.auth.identity import Identity, Role
+from server.auth.jwks import JwksKeys
 
 ALGORITHMS = ("HS256", "RS256", "ES256")
 MAX_VERIFIED_TOKENS = 10_000
@@ -43,6 +44,7 @@ class TokenVerifier:
         secret_file: str = "",
         public_key_file: str = "",
         jwks_file: str = "",
+        jwks_url: str = "",
         issuer: str = "",
         audience: str = "",
         leeway: float = 30.0,
@@ -53,12 +55,16 @@ class TokenVerifier:
             if not secret_file:
                 raise ValueError("HS256 needs --jwt-secret-file")
             key: Any = Path(secret_file).read_text().strip()
+        elif jwks_url:
+            key = JwksKeys(jwks_url)
         elif jwks_file:
             key = jwt.PyJWKSet.from_json(Path(jwks_file).read_text())
         elif public_key_file:
             key = Path(public_key_file).read_text()
         else:
-            raise ValueError(f"{algorithm} needs --jwt-public-key-file or --jwt-jwks-file")
+            raise ValueError(
+                f"{algorithm} needs --jwt-public-key-file, --jwt-jwks-file or --jwt-jwks-url"
+            )
         return cls(algorithm, key, issuer, audience, leeway)
 
     # Verified tokens, until they expire: a caller sends the same token with every call, and
@@ -111,12 +117,17 @@ class TokenVerifier:
         return claims
 
     def _key_for(self, token: str) -> Any:
-        if not isinstance(self.key, jwt.PyJWKSet):
+        if not isinstance(self.key, jwt.PyJWKSet | JwksKeys):
             return self.key
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError as error:
             raise Unauthenticated("malformed token header") from error
+        if isinstance(self.key, JwksKeys):
+            found = self.key.key_for(kid)
+            if found is None:
+                raise Unauthenticated("token key id is not in the JWKS")
+            return found
         for candidate in self.key.keys:
             if kid is None or candidate.key_id == kid:
                 return candidate.key
