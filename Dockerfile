@@ -1,24 +1,31 @@
 # syntax=docker/dockerfile:1
 # cartservice: multi-stage build; the runtime image has the installed wheel and nothing to build with.
 
-FROM python:3.11-slim AS build
+# Pinned to a release of the base image; refresh the tag with the lock (scripts/lock.sh).
+FROM python:3.11.14-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY server ./server
 COPY clients ./clients
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
-FROM python:3.11-slim AS runtime
+FROM python:3.11.14-slim-bookworm AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     CARTSERVICE_HOST=0.0.0.0 \
     CARTSERVICE_PORT=50051 \
     CARTSERVICE_DATA_DIR=/var/lib/cartservice
 RUN useradd --system --uid 10001 --home-dir /var/lib/cartservice --create-home cartservice
+COPY requirements/runtime.lock /tmp/runtime.lock
+RUN pip install --no-cache-dir pip==26.3 \
+    && pip install --no-cache-dir --require-hashes --no-deps -r /tmp/runtime.lock \
+    && rm /tmp/runtime.lock
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-cache-dir --no-deps /wheels/*.whl && rm -rf /wheels && pip check
 USER cartservice
 WORKDIR /var/lib/cartservice
+# The embedded database and its generated JWT secret outlive the container.
+VOLUME /var/lib/cartservice
 EXPOSE 50051
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["sh", "-c", "cartservice health --address 127.0.0.1:${CARTSERVICE_PORT}"]

@@ -5,15 +5,23 @@ BIN := $(VENV)/bin
 BUF_VERSION := 1.75.0
 BUF := .tools/node_modules/.bin/buf
 INSTALLED := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
+PIP_VERSION := 26.3
 
-.PHONY: run test bench gen check-gen lint breaking ci clean
+.PHONY: run test bench gen check-gen lint breaking ci clean lock
 
-## run: install into .venv, migrate the embedded SQLite database and serve on 127.0.0.1:50051
-run: $(INSTALLED)
-	@token=$$($(BIN)/cartservice token --user-id 1 --collection-id 4982 --roles ROLE_USER --ttl 12h) && \
-	echo "cartservice: serving on 127.0.0.1:$${CARTSERVICE_PORT:-50051} (Ctrl-C stops). Try, with a 12-hour token of user 1:" && \
-	echo "  grpcurl -plaintext -H 'authorization: Bearer $$token' -d '{}' 127.0.0.1:$${CARTSERVICE_PORT:-50051} cartservice.cart.v1.CartService/CreateCart"
-	$(BIN)/cartservice serve
+## run: install the runtime into .venv, migrate the embedded SQLite database and serve on 127.0.0.1:50051
+run: $(RUNTIME)
+	@port=$${CARTSERVICE_PORT:-50051}; \
+	$(BIN)/cartservice serve & server=$$!; \
+	trap 'kill -INT $$server 2>/dev/null; wait $$server; exit 0' INT TERM; \
+	until $(BIN)/cartservice health --address 127.0.0.1:$$port --timeout 1 >/dev/null 2>&1; do \
+		kill -0 $$server 2>/dev/null || exit 1; sleep 0.2; \
+	done; \
+	token=$$($(BIN)/cartservice token --user-id 1 --collection-id 4982 --roles ROLE_USER --ttl 12h) && \
+	echo "cartservice: serving on 127.0.0.1:$$port (Ctrl-C stops). Try, with a 12-hour token of user 1:" && \
+	echo "  grpcurl -plaintext -H 'authorization: Bearer $$token' -d '{}' 127.0.0.1:$$port cartservice.cart.v1.CartService/CreateCart"; \
+	wait $$server
 
 ## test: install with the test extras and run the whole suite (PostgreSQL and SQLite)
 test: $(INSTALLED)
@@ -51,11 +59,27 @@ breaking: $(BUF)
 ## ci: what .ci/run runs on a clean clone
 ci: check-gen lint breaking test
 
-$(INSTALLED): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+# Installs come from the hash-pinned locks (scripts/lock.sh refreshes them); `pip check` fails
+# when pyproject.toml asks for something the lock lacks.
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet pip==$(PIP_VERSION)
+
+$(RUNTIME): requirements/runtime.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/runtime.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
 	touch $@
+
+$(INSTALLED): requirements/dev.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
+	touch $@ $(RUNTIME)
+
+## lock: refresh requirements/*.lock from pyproject.toml
+lock: $(INSTALLED)
+	scripts/lock.sh
 
 $(BUF):
 	mkdir -p .tools
