@@ -27,6 +27,9 @@ WORKDIR /var/lib/cartservice
 # The embedded database and its generated JWT secret outlive the container.
 VOLUME /var/lib/cartservice
 EXPOSE 50051
+# `cartservice health` takes its port and TLS from the serve settings in the environment; with
+# TLS, set CARTSERVICE_HEALTH_CA_FILE (and, for mutual TLS, CARTSERVICE_HEALTH_CERT_FILE and
+# CARTSERVICE_HEALTH_KEY_FILE) unless the certificate chain holds its own root.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["sh", "-c", "cartservice health --address 127.0.0.1:${CARTSERVICE_PORT}"]
+    CMD ["cartservice", "health"]
 ENTRYPOINT ["cartservice", "serve"]

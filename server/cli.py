@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
 from server import log_format
 from server.config import SettingError, Settings, add_arguments, from_arguments
@@ -66,14 +68,52 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "health", help="Ask a running server's health service; exit 0 if SERVING."
     )
-    check.add_argument("--address", default="127.0.0.1:50051", help="host:port of the server")
-    check.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for an answer")
+    _health_arguments(check)
     return parser
+
+
+def _health_arguments(check: argparse.ArgumentParser) -> None:
+    """Defaults from the serve settings in the environment, so that a container's HEALTHCHECK
+    is `cartservice health` whatever its port and whether it serves TLS."""
+    env = os.environ.get
+    serve_cert = env("CARTSERVICE_TLS_CERT_FILE", "")
+    check.add_argument(
+        "--address",
+        default=f"127.0.0.1:{env('CARTSERVICE_PORT', '50051')}",
+        help="host:port of the server [default 127.0.0.1:$CARTSERVICE_PORT, else 50051]",
+    )
+    check.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for an answer")
+    check.add_argument(
+        "--tls",
+        action="store_true",
+        default=bool(serve_cert),
+        help="connect with TLS [default: when CARTSERVICE_TLS_CERT_FILE is set]",
+    )
+    check.add_argument(
+        "--ca-file",
+        default=env("CARTSERVICE_HEALTH_CA_FILE", serve_cert),
+        help="PEM roots that signed the server's certificate [env CARTSERVICE_HEALTH_CA_FILE; "
+        "default: the server's own chain, CARTSERVICE_TLS_CERT_FILE]",
+    )
+    check.add_argument(
+        "--server-name",
+        default=env("CARTSERVICE_HEALTH_SERVER_NAME", ""),
+        help="name to check the certificate against [default: the first DNS name of "
+        "CARTSERVICE_TLS_CERT_FILE]",
+    )
+    check.add_argument(
+        "--cert-file",
+        default=env("CARTSERVICE_HEALTH_CERT_FILE", ""),
+        help="client certificate, for a server that requires one (mutual TLS)",
+    )
+    check.add_argument(
+        "--key-file", default=env("CARTSERVICE_HEALTH_KEY_FILE", ""), help="its private key"
+    )
 
 
 def _run(arguments: argparse.Namespace, argv: list[str] | None) -> int:
     if arguments.command == "health":
-        return _health(arguments.address, arguments.timeout)
+        return _health(arguments)
     settings = from_arguments(arguments)
     if arguments.command == "token":
         return _token(settings, arguments)
@@ -174,14 +214,19 @@ async def _migrate(settings: Settings) -> int:
     return 0
 
 
-def _health(address: str, timeout: float) -> int:
+def _health(arguments: argparse.Namespace) -> int:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(address) as channel:
+    try:
+        channel = _health_channel(arguments)
+    except OSError as error:
+        print(f"cannot check: {error}", file=sys.stderr)
+        return 2
+    with channel:
         try:
             answer = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=timeout
+                health_pb2.HealthCheckRequest(), timeout=arguments.timeout
             )
         except grpc.RpcError as error:
             print(f"unhealthy: {error.code().name}", file=sys.stderr)
@@ -191,6 +236,42 @@ def _health(address: str, timeout: float) -> int:
         "SERVING" if serving else health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
     )
     return 0 if serving else 1
+
+
+def _health_channel(arguments: argparse.Namespace) -> Any:
+    import grpc
+
+    if not arguments.tls:
+        return grpc.insecure_channel(arguments.address)
+    credentials = grpc.ssl_channel_credentials(
+        _read(arguments.ca_file), _read(arguments.key_file), _read(arguments.cert_file)
+    )
+    name = arguments.server_name or _certificate_name(os.environ.get("CARTSERVICE_TLS_CERT_FILE"))
+    options = [("grpc.ssl_target_name_override", name)] if name else []
+    return grpc.secure_channel(arguments.address, credentials, options=options)
+
+
+def _read(path: str) -> bytes | None:
+    return Path(path).read_bytes() if path else None
+
+
+def _certificate_name(path: str | None) -> str:
+    """The first DNS name of a PEM certificate (its common name if it has none)."""
+    if not path:
+        return ""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    certificate = x509.load_pem_x509_certificate(Path(path).read_bytes())
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        dns = names.value.get_values_for_type(x509.DNSName)
+        if dns:
+            return str(dns[0])
+    except x509.ExtensionNotFound:
+        pass
+    common = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(common[0].value) if common else ""
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -62,3 +65,38 @@ def test_mutual_tls_requires_a_client_certificate_from_the_ca(tmp_path: Path) ->
         assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
     finally:
         server.stop()
+
+
+def test_the_health_command_follows_the_serve_settings_in_its_environment(tmp_path: Path) -> None:
+    """What a container's HEALTHCHECK runs: `cartservice health`, with the image's environment."""
+    pki = make_pki(tmp_path)
+    server = ServerProcess.start(
+        tmp_path, database_url="",
+        extra=("--tls-cert-file", str(pki.server_cert), "--tls-key-file", str(pki.server_key), "--tls-client-ca-file", str(pki.ca)),
+    )  # fmt: skip
+    environment = {
+        **os.environ,
+        "CARTSERVICE_PORT": str(server.port),
+        "CARTSERVICE_TLS_CERT_FILE": str(pki.server_cert),
+        "CARTSERVICE_HEALTH_CA_FILE": str(pki.ca),
+    }
+    with_client = {
+        **environment,
+        "CARTSERVICE_HEALTH_CERT_FILE": str(pki.client_cert),
+        "CARTSERVICE_HEALTH_KEY_FILE": str(pki.client_key),
+    }
+    try:
+        checks = [
+            subprocess.run(
+                [sys.executable, "-m", "server", "health"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            for env in (with_client, environment)
+        ]
+    finally:
+        server.stop()
+    assert (checks[0].returncode, checks[0].stdout.strip()) == (0, "SERVING"), checks[0].stderr
+    assert checks[1].returncode == 1  # no client certificate: the server refuses it
