@@ -19,7 +19,7 @@ from grpc_reflection.v1alpha import reflection
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server import grpc_runtime, metrics
+from server import grpc_runtime, metrics, tracing
 from server.api import basket_watch, validation
 from server.api.access_log import AccessLogInterceptor
 from server.api.basket_servicer import BasketServicer
@@ -61,6 +61,8 @@ async def serve(settings: Settings) -> None:
     if grpc_runtime.grpc_imported_first:
         log.warning("grpc was imported before the server package: GRPC_EXPERIMENTS not applied")
     validation.configure(settings.limits())
+    if tracing.configure("cartservice", settings.otlp_endpoint, settings.trace_file):
+        log.info("tracing on: %s", settings.otlp_endpoint or settings.trace_file)
     verifier = token_verifier(settings)
     url = database_url(settings.database_url, settings.data_dir)
     # SQLAlchemy for migrations, the catalog and the relay; the driver's own pool for requests.
@@ -73,6 +75,7 @@ async def serve(settings: Settings) -> None:
     await _load_demo_catalog(settings, sessions)
     server = grpc.aio.server(
         interceptors=[
+            *tracing.server_interceptors(),
             AccessLogInterceptor(),
             AuthenticationInterceptor(verifier),
             ErrorTranslationInterceptor(),
@@ -139,6 +142,7 @@ async def serve(settings: Settings) -> None:
         await relay.close()
     await database.close()
     await engine.dispose()
+    tracing.shutdown()
     log.info("stopped")
 
 
@@ -205,6 +209,7 @@ async def _load_demo_catalog(
 
 async def run_relay(settings: Settings) -> None:
     """`cartservice relay`: the outbox relay alone, until SIGTERM/SIGINT."""
+    tracing.configure("cartservice-relay", settings.otlp_endpoint, settings.trace_file)
     url = database_url(settings.database_url, settings.data_dir)
     # A connection per destination loop and one for pruning: none opened and closed per round.
     engine = create_engine(url, pool_size=2 * max(1, settings.relay_workers) + 1)
@@ -223,6 +228,7 @@ async def run_relay(settings: Settings) -> None:
     await asyncio.gather(*tasks)
     await relay.close()
     await engine.dispose()
+    tracing.shutdown()
     log.info("relay stopped")
 
 

@@ -111,6 +111,17 @@ class Settings:
         "Port of the Prometheus metrics endpoint (HTTP, on --host, path /metrics); 0: off.",
         groups=("serve", "relay"),
     )
+    otlp_endpoint: str = setting(
+        "",
+        "OTLP/gRPC collector for traces, e.g. http://127.0.0.1:4317; empty (and no "
+        "--trace-file): tracing off.",
+        groups=("serve", "relay"),
+    )
+    trace_file: str = setting(
+        "",
+        "Also write finished spans to this file, one JSON object a line.",
+        groups=("serve", "relay"),
+    )
     log_format: str = setting(
         "text",
         "text (for people) or json (one object a line, for collectors).",

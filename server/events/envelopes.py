@@ -134,12 +134,7 @@ def rabbitmq_messages(event: ev.CartEvent, exchange: str = EXCHANGE) -> list[dic
         {
             "exchange": exchange,
             "routing_key": message.routing_key,
-            "properties": {
-                "message_id": message.message_id,
-                "content_type": "application/json",
-                "delivery_mode": 2,
-                "timestamp": event.detail.timestamp // 1000,
-            },
+            "properties": _properties(event, message),
             "body": (
                 seed_json(message.basket)
                 if message.HasField("basket")
@@ -148,6 +143,19 @@ def rabbitmq_messages(event: ev.CartEvent, exchange: str = EXCHANGE) -> list[dic
         }
         for message in event.internal_messages
     ]
+
+
+def _properties(event: ev.CartEvent, message: ev.InternalMessage) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "message_id": message.message_id,
+        "content_type": "application/json",
+        "delivery_mode": 2,
+        "timestamp": event.detail.timestamp // 1000,
+    }
+    if event.trace_parent:
+        # The request's trace travels in a header; the body stays the seed's contract.
+        properties["headers"] = {"traceparent": event.trace_parent}
+    return properties
 
 
 def body_json(body: dict[str, Any]) -> str:

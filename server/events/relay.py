@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from cartservice.events.v1 import events_pb2 as ev
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server import metrics
+from server import metrics, tracing
 from server.events.publishers import Outcome, Publisher, retry
 from server.store.outbox import OutboxRepository, PendingRow
 
@@ -187,7 +187,7 @@ class OutboxRelay:
             rows = await outbox.claim(destination, self._clock(), limit)
             if not rows:
                 return 0
-            outcomes = await self._publish(publisher, rows)
+            outcomes = await self._publish(destination, publisher, rows)
             now = self._clock()
             for status in ("sent", "unroutable", "dead"):
                 done = [r for r, o in zip(rows, outcomes, strict=True) if o.status == status]
@@ -222,9 +222,14 @@ class OutboxRelay:
             )
         return len(rows) - len(failures)
 
-    async def _publish(self, publisher: Publisher, rows: list[PendingRow]) -> list[Outcome]:
+    async def _publish(
+        self, destination: str, publisher: Publisher, rows: list[PendingRow]
+    ) -> list[Outcome]:
         events = [ev.CartEvent.FromString(row.event) for row in rows]
         try:
+            if tracing.enabled():
+                with tracing.publish_span(destination, [e.trace_parent for e in events]):
+                    return await publisher.publish(events)
             return await publisher.publish(events)
         except Exception as error:
             log.exception("publisher failed")

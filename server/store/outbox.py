@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 
+from server import tracing
 from server.store.driver import Connection, Statement
 from server.store.tables import outbox_events
 
@@ -148,6 +149,8 @@ class OutboxWriter:
 
     def add(self, event: ev.CartEvent, now_ms: int) -> None:
         """Queues the event's rows for each destination; `write` inserts them."""
+        if tracing.enabled():
+            event.trace_parent = tracing.current_traceparent()
         self._pending.extend(outbox_rows(event, now_ms))
 
     async def write(self) -> None:

@@ -37,12 +37,17 @@ class CartEvent(_message.Message):
     DETAIL_TYPE_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
     INTERNAL_MESSAGES_FIELD_NUMBER: _builtins.int
+    TRACE_PARENT_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Stable id for consumer deduplication (EventBridge: resources[0], as a URN)."""
     cart_id: _builtins.int
     """The cart the change is about; orders publication per cart."""
     detail_type: _builtins.str
     """EventBridge detail-type, e.g. cartservices/cart/create."""
+    trace_parent: _builtins.str
+    """W3C traceparent of the request that made the change, when tracing is on: the relay's
+    publish span links to it and RabbitMQ messages carry it as a header. Never in a payload.
+    """
     @_builtins.property
     def detail(self) -> Global___EventDetail: ...
     @_builtins.property
@@ -55,10 +60,11 @@ class CartEvent(_message.Message):
         detail_type: _builtins.str = ...,
         detail: Global___EventDetail | None = ...,
         internal_messages: _abc.Iterable[Global___InternalMessage] | None = ...,
+        trace_parent: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart_id", b"cart_id", "detail", b"detail", "detail_type", b"detail_type", "event_id", b"event_id", "internal_messages", b"internal_messages"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cart_id", b"cart_id", "detail", b"detail", "detail_type", b"detail_type", "event_id", b"event_id", "internal_messages", b"internal_messages", "trace_parent", b"trace_parent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
