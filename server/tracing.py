@@ -77,6 +77,15 @@ def publish_span(destination: str, traceparents: Sequence[str]) -> Any:
     )
 
 
+def database_span(system: str, statements: Sequence[str]) -> Any:
+    """A span for one database round trip (its statements, as SQL text without values)."""
+    return trace.get_tracer("cartservice.store").start_as_current_span(
+        f"{system} round trip",
+        kind=trace.SpanKind.CLIENT,
+        attributes={"db.system": system, "db.statement": "; ".join(statements)[:4_000]},
+    )
+
+
 def enabled() -> bool:
     return _enabled
 

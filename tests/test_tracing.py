@@ -47,7 +47,9 @@ def test_a_change_is_traced_from_the_call_to_the_published_message(
             cart = CartServiceStub(channel).CreateCart(pb.CreateCartRequest(), metadata=traced)
             cart_id = cart.carts[0].id
         [(key, properties, body)] = consumer.receive(lambda b: b["cartId"] == cart_id, 1)
-        found = spans(trace_file, expected=3)  # the call, and a publish per destination
+        found = spans(
+            trace_file, expected=4
+        )  # the call, its round trips, a publish per destination
     finally:
         server.stop()
         consumer.close()
@@ -58,6 +60,12 @@ def test_a_change_is_traced_from_the_call_to_the_published_message(
         CALLER_TRACE,
         CALLER_SPAN,
     )
+    round_trips = [
+        s["attributes"]["db.statement"]
+        for s in found
+        if s["name"] == "postgresql round trip" and s["parent_span_id"] == call["span_id"]
+    ]
+    assert any("INSERT INTO outbox_events" in statements for statements in round_trips)
     publishes = {s["name"]: s for s in found if s["name"].startswith("publish ")}
     assert set(publishes) == {"publish eventbridge", "publish rabbitmq"}
     for publish in publishes.values():

@@ -21,6 +21,8 @@ import psycopg
 from psycopg.rows import dict_row
 from sqlalchemy.engine import URL
 
+from server import tracing
+
 Row = dict[str, Any]
 Params = Mapping[str, Any]
 # What a caller may catch for "the row exists already" or "the database is away", whichever
@@ -126,6 +128,16 @@ class _Postgres:
 
     async def _send(self, statement: Statement | None, params: Params) -> psycopg.AsyncCursor[Row]:
         """Sends the queue and then `statement` (if any) in one round trip; its cursor."""
+        if tracing.enabled():
+            sent = [waiting.postgresql for waiting, _, _ in self._queued]
+            sent += [statement.postgresql] if statement is not None else []
+            with tracing.database_span("postgresql", sent):
+                return await self._send_now(statement, params)
+        return await self._send_now(statement, params)
+
+    async def _send_now(
+        self, statement: Statement | None, params: Params
+    ) -> psycopg.AsyncCursor[Row]:
         if statement is not None:
             self._heard(statement.verb)
         self._heard(ROUND_TRIP)
