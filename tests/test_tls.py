@@ -12,7 +12,7 @@ import pytest
 from cartservice.cart.v1 import cart_service_pb2 as pb
 from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
 
-from tests.certificates import make_pki
+from tests.certificates import Pki, make_pki
 from tests.identities import as_caller
 from tests.servers import ServerProcess
 
@@ -44,12 +44,18 @@ def test_tls_server_serves_tls_clients_only(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_mutual_tls_requires_a_client_certificate_from_the_ca(tmp_path: Path) -> None:
+def mutual_tls_server(tmp_path: Path) -> tuple[Pki, ServerProcess]:
+    """A server requiring client certificates from the test CA, and that PKI."""
     pki = make_pki(tmp_path)
     server = ServerProcess.start(
         tmp_path, database_url="",
         extra=("--tls-cert-file", str(pki.server_cert), "--tls-key-file", str(pki.server_key), "--tls-client-ca-file", str(pki.ca)),
     )  # fmt: skip
+    return pki, server
+
+
+def test_mutual_tls_requires_a_client_certificate_from_the_ca(tmp_path: Path) -> None:
+    pki, server = mutual_tls_server(tmp_path)
     try:
         with_client_cert = grpc.ssl_channel_credentials(
             pki.ca.read_bytes(), pki.client_key.read_bytes(), pki.client_cert.read_bytes()
@@ -69,11 +75,7 @@ def test_mutual_tls_requires_a_client_certificate_from_the_ca(tmp_path: Path) ->
 
 def test_the_health_command_follows_the_serve_settings_in_its_environment(tmp_path: Path) -> None:
     """What a container's HEALTHCHECK runs: `cartservice health`, with the image's environment."""
-    pki = make_pki(tmp_path)
-    server = ServerProcess.start(
-        tmp_path, database_url="",
-        extra=("--tls-cert-file", str(pki.server_cert), "--tls-key-file", str(pki.server_key), "--tls-client-ca-file", str(pki.ca)),
-    )  # fmt: skip
+    pki, server = mutual_tls_server(tmp_path)
     environment = {
         **os.environ,
         "CARTSERVICE_PORT": str(server.port),
