@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from server.auth.tokens import TokenVerifier, Unauthenticated
 from tests.identities import AUDIENCE, ISSUER, SECRET, as_caller, token
-from tests.test_cart_rpcs import create_cart
+from tests.support import create_cart
 
 USER, ADMIN, SUPER = ("ROLE_USER",), ("ROLE_USER", "ROLE_CART_ADMIN"), ("ROLE_SUPER_ADMIN",)
 

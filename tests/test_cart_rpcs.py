@@ -9,30 +9,10 @@ from cartservice.cart.v1 import cart_pb2 as r
 from cartservice.cart.v1 import cart_service_pb2 as pb
 from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
 from cartservice.type.v1.decimal_pb2 import Decimal as D
-from google.protobuf import field_mask_pb2
 
 from tests.identities import on_behalf_of
 from tests.seed_examples import decimals, from_seed, seed_payload
-
-
-def seed_cart(user_id: str = "1") -> r.Cart:
-    cart = from_seed(seed_payload("CreateCart")["carts"][0], r.Cart)
-    cart.user_id = user_id
-    return cart
-
-
-def create_cart(stub: CartServiceStub, user_id: str = "1") -> r.Cart:
-    """A cart built from the seed, owned by `user_id` (created by a super admin on its behalf)."""
-    request = pb.CreateCartRequest(cart=seed_cart(user_id))
-    return stub.CreateCart(request, metadata=on_behalf_of(user_id)).carts[0]
-
-
-def mask(*paths: str) -> field_mask_pb2.FieldMask:
-    return field_mask_pb2.FieldMask(paths=list(paths))
-
-
-def get(stub: CartServiceStub, cart_id: int) -> r.Cart:
-    return stub.GetCart(pb.GetCartRequest(cart_id=cart_id)).cart
+from tests.support import create_cart, get, mask, seed_cart
 
 
 def test_create_cart_assigns_ids_and_keeps_the_seed_values(stub: CartServiceStub) -> None:

@@ -10,7 +10,7 @@ from cartservice.cart.v1 import cart_service_pb2 as pb
 from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
 from cartservice.type.v1.decimal_pb2 import Decimal as D
 
-from tests.test_cart_rpcs import create_cart, get
+from tests.support import create_cart, get
 
 WRITERS = 40
 

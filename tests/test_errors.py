@@ -14,74 +14,25 @@ from cartservice.cart.v1 import cart_pb2 as r
 from cartservice.cart.v1 import cart_service_pb2 as pb
 from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
 from cartservice.type.v1.decimal_pb2 import Decimal as D
-from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from tests.identities import SERVER_FLAGS, DefaultCaller
 from tests.servers import ServerProcess
-from tests.test_cart_rpcs import create_cart, get
-
-UNKNOWN = 9_000_000_000_000
-SKU = r.Sku(sku_id="sku_001", price=D(value="1.00"))
-OTHER_CHARGE = r.OtherCharge(
-    name="fee", type=r.CHARGE_LEVEL_CART, charge_type=r.CHARGE_TYPE_FLAT, charge_value=D(value="1")
+from tests.support import (
+    REQUESTS,
+    SKU,
+    UNKNOWN,
+    Ids,
+    create_cart,
+    details,
+    failure,
+    full_cart,
+    get,
+    mask,
+    violations,
 )
 
-
-class Ids:
-    """Ids of an existing cart and of its parts; `unknown` replaces one of them."""
-
-    def __init__(self, cart: r.Cart, unknown: str = "") -> None:
-        self.cart = UNKNOWN if unknown == "cart" else cart.id
-        self.item = UNKNOWN if unknown == "item" else cart.items[0].id
-        self.payment = UNKNOWN if unknown == "payment" else cart.payments[0].id
-        self.charge = UNKNOWN if unknown == "charge" else cart.other_charges[0].id
-        self.loyalty = UNKNOWN if unknown == "loyalty" else cart.loyalty_details[0].id
-        self.promo = "NOPE" if unknown == "promo" else cart.promotions[0].promo_code
-
-
-def _mask(*paths: str) -> field_mask_pb2.FieldMask:
-    return field_mask_pb2.FieldMask(paths=list(paths))
-
-
-# Valid requests for every RPC that works on an existing cart.
-REQUESTS: dict[str, Callable[[Ids], Message]] = {
-    "GetCart": lambda i: pb.GetCartRequest(cart_id=i.cart),
-    "PatchUpdateCart": lambda i: pb.PatchUpdateCartRequest(cart_id=i.cart, cart=r.Cart(type="x")),
-    "DeleteCart": lambda i: pb.DeleteCartRequest(cart_id=i.cart),
-    "CreateCartAddress": lambda i: pb.CreateCartAddressRequest(cart_id=i.cart, address=r.Address(city="c")),
-    "PatchUpdateCartAddress": lambda i: pb.PatchUpdateCartAddressRequest(cart_id=i.cart, address=r.Address(city="c")),
-    "DeleteCartAddress": lambda i: pb.DeleteCartAddressRequest(cart_id=i.cart),
-    "CreateCartItem": lambda i: pb.CreateCartItemRequest(cart_id=i.cart, items=[r.CartItem(quantity=1, skus=[SKU])]),
-    "PatchUpdateCartItem": lambda i: pb.PatchUpdateCartItemRequest(cart_id=i.cart, item_id=i.item, item=r.CartItem(quantity=2)),
-    "DeleteCartItem": lambda i: pb.DeleteCartItemRequest(cart_id=i.cart, item_id=i.item),
-    "UpdateCartItemProperties": lambda i: pb.UpdateCartItemPropertiesRequest(cart_id=i.cart, item_id=i.item, item_properties={"a": "b"}),
-    "PatchUpdateCartItemProperties": lambda i: pb.PatchUpdateCartItemPropertiesRequest(cart_id=i.cart, item_id=i.item, item_properties={"a": "b"}),
-    "DeleteCartItemProperties": lambda i: pb.DeleteCartItemPropertiesRequest(cart_id=i.cart, item_id=i.item),
-    "CreateCartProperties": lambda i: pb.CreateCartPropertiesRequest(cart_id=i.cart, cart_properties={"new": "v"}),
-    "UpdateCartProperties": lambda i: pb.UpdateCartPropertiesRequest(cart_id=i.cart, cart_properties={"a": "b"}),
-    "PatchUpdateCartProperties": lambda i: pb.PatchUpdateCartPropertiesRequest(cart_id=i.cart, cart_properties={"a": "b"}),
-    "DeleteCartProperties": lambda i: pb.DeleteCartPropertiesRequest(cart_id=i.cart),
-    "CreateCartShipping": lambda i: pb.CreateCartShippingRequest(cart_id=i.cart, shipping=r.Shipping(type="t")),
-    "PatchUpdateCartShipping": lambda i: pb.PatchUpdateCartShippingRequest(cart_id=i.cart, shipping=r.Shipping(type="t")),
-    "DeleteCartShipping": lambda i: pb.DeleteCartShippingRequest(cart_id=i.cart),
-    "CreateOtherCharges": lambda i: pb.CreateOtherChargesRequest(cart_id=i.cart, other_charges=[OTHER_CHARGE]),
-    "PatchUpdateOtherCharges": lambda i: pb.PatchUpdateOtherChargesRequest(cart_id=i.cart, other_charge_id=i.charge, other_charge=r.OtherCharge(name="n")),
-    "DeleteOtherCharges": lambda i: pb.DeleteOtherChargesRequest(cart_id=i.cart, other_charge_id=i.charge),
-    "CreatePayment": lambda i: pb.CreatePaymentRequest(cart_id=i.cart, payments=[r.Payment(amount=D(value="1"), currency="USD")]),
-    "PatchUpdateCartPayment": lambda i: pb.PatchUpdateCartPaymentRequest(cart_id=i.cart, cart_payment_id=i.payment, payment=r.Payment(payment_type="card")),
-    "DeleteCartPayment": lambda i: pb.DeleteCartPaymentRequest(cart_id=i.cart, cart_payment_id=i.payment),
-    "CreatePromotion": lambda i: pb.CreatePromotionRequest(cart_id=i.cart, promotions=[r.Promotion(promo_code="P2")]),
-    "DeletePromotion": lambda i: pb.DeletePromotionRequest(cart_id=i.cart, promo_code=i.promo),
-    "UpdateCommunicationPreference": lambda i: pb.UpdateCommunicationPreferenceRequest(cart_id=i.cart, communication_preference=r.CommunicationPreference(first_name="f")),
-    "DeleteCommunicationPreference": lambda i: pb.DeleteCommunicationPreferenceRequest(cart_id=i.cart),
-    "CreateCartCalculation": lambda i: pb.CreateCartCalculationRequest(cart_id=i.cart),
-    "CreateLoyaltyRewards": lambda i: pb.CreateLoyaltyRewardsRequest(cart_id=i.cart, loyalty_details=[r.LoyaltyDetail(value=D(value="1"))]),
-    "PatchUpdateLoyaltyRewards": lambda i: pb.PatchUpdateLoyaltyRewardsRequest(cart_id=i.cart, loyalty_detail_id=i.loyalty, loyalty_detail=r.LoyaltyDetail(type="t")),
-    "DeleteLoyaltyRewards": lambda i: pb.DeleteLoyaltyRewardsRequest(cart_id=i.cart, loyalty_detail_id=i.loyalty),
-}  # fmt: skip
 READS = {"GetCart", "CreateCartCalculation"}
 # Which part each sub-resource RPC names by id (besides the cart).
 SUB_RESOURCE = {
@@ -97,55 +48,6 @@ SINGLETON_RPCS = {
     "PatchUpdateCartAddress", "DeleteCartAddress", "PatchUpdateCartShipping", "DeleteCartShipping",
     "DeleteCommunicationPreference",
 }  # fmt: skip
-
-
-def full_cart(stub: CartServiceStub, user_id: str = "1") -> r.Cart:
-    """A cart of `user_id` with one of every part, so each RPC has something to act on."""
-    cart = create_cart(stub, user_id)
-    stub.CreateOtherCharges(
-        pb.CreateOtherChargesRequest(cart_id=cart.id, other_charges=[OTHER_CHARGE])
-    )
-    stub.CreateLoyaltyRewards(
-        pb.CreateLoyaltyRewardsRequest(
-            cart_id=cart.id, loyalty_details=[r.LoyaltyDetail(value=D(value="1"))]
-        )
-    )
-    stub.CreateCartAddress(
-        pb.CreateCartAddressRequest(cart_id=cart.id, address=r.Address(city="c"))
-    )
-    return get(stub, cart.id)
-
-
-def call(stub: CartServiceStub, rpc: str, request: Message) -> Any:
-    return getattr(stub, rpc)(request)
-
-
-def failure(stub: CartServiceStub, rpc: str, request: Message) -> grpc.RpcError:
-    with pytest.raises(grpc.RpcError) as raised:
-        call(stub, rpc, request)
-    return raised.value
-
-
-def details(error: grpc.RpcError) -> list[Any]:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None, "no google.rpc.Status in the trailers"
-    unpacked = []
-    for packed in status.details:
-        for kind in (
-            error_details_pb2.BadRequest, error_details_pb2.ResourceInfo,
-            error_details_pb2.ErrorInfo, error_details_pb2.PreconditionFailure,
-        ):  # fmt: skip
-            if packed.Is(kind.DESCRIPTOR):
-                message = kind()
-                packed.Unpack(message)
-                unpacked.append(message)
-    return unpacked
-
-
-def violations(error: grpc.RpcError) -> dict[str, str]:
-    bad = [d for d in details(error) if isinstance(d, error_details_pb2.BadRequest)]
-    assert bad, f"no BadRequest in {details(error)}"
-    return {v.field: v.description for v in bad[0].field_violations}
 
 
 @pytest.mark.parametrize("rpc", sorted(REQUESTS))
@@ -187,15 +89,15 @@ def test_zero_cart_id_is_invalid_argument_naming_the_field(stub: CartServiceStub
 BAD_REQUESTS: dict[str, tuple[Callable[[Ids], Message], str]] = {
     "CreateCart": (lambda i: pb.CreateCartRequest(cart=r.Cart(items=[r.CartItem(quantity=0, skus=[SKU])])), "cart.items[0].quantity"),
     "ListCarts": (lambda i: pb.ListCartsRequest(page_size=1000), "page_size"),
-    "PatchUpdateCart": (lambda i: pb.PatchUpdateCartRequest(cart_id=i.cart, cart=r.Cart(type="x"), update_mask=_mask("id")), "update_mask"),
+    "PatchUpdateCart": (lambda i: pb.PatchUpdateCartRequest(cart_id=i.cart, cart=r.Cart(type="x"), update_mask=mask("id")), "update_mask"),
     "CreateCartItem": (lambda i: pb.CreateCartItemRequest(cart_id=i.cart, items=[r.CartItem(quantity=1, skus=[r.Sku(sku_id="s", price=D(value="1e3"))])]), "items[0].skus[0].price"),
-    "PatchUpdateCartItem": (lambda i: pb.PatchUpdateCartItemRequest(cart_id=i.cart, item_id=i.item, item=r.CartItem(quantity=-1), update_mask=_mask("quantity")), "item.quantity"),
+    "PatchUpdateCartItem": (lambda i: pb.PatchUpdateCartItemRequest(cart_id=i.cart, item_id=i.item, item=r.CartItem(quantity=-1), update_mask=mask("quantity")), "item.quantity"),
     "CreateCartAddress": (lambda i: pb.CreateCartAddressRequest(cart_id=i.cart, address=r.Address(city="c" * 300)), "address.city"),
     "UpdateCartProperties": (lambda i: pb.UpdateCartPropertiesRequest(cart_id=i.cart, cart_properties={str(n): "v" for n in range(51)}), "cart_properties"),
     "CreateOtherCharges": (lambda i: pb.CreateOtherChargesRequest(cart_id=i.cart, other_charges=[r.OtherCharge(name="n", charge_value=D(value="1"))]), "other_charges[0].type"),
     "CreatePayment": (lambda i: pb.CreatePaymentRequest(cart_id=i.cart, payments=[r.Payment(amount=D(value="-5"), currency="USD")]), "payments[0].amount"),
     "CreatePromotion": (lambda i: pb.CreatePromotionRequest(cart_id=i.cart, promotions=[r.Promotion(name="no code")]), "promotions[0].promo_code"),
-    "PatchUpdateLoyaltyRewards": (lambda i: pb.PatchUpdateLoyaltyRewardsRequest(cart_id=i.cart, loyalty_detail_id=i.loyalty, loyalty_detail=r.LoyaltyDetail(value=D(value="1.23456")), update_mask=_mask("value")), "loyalty_detail.value"),
+    "PatchUpdateLoyaltyRewards": (lambda i: pb.PatchUpdateLoyaltyRewardsRequest(cart_id=i.cart, loyalty_detail_id=i.loyalty, loyalty_detail=r.LoyaltyDetail(value=D(value="1.23456")), update_mask=mask("value")), "loyalty_detail.value"),
     "UpdateCommunicationPreference": (lambda i: pb.UpdateCommunicationPreferenceRequest(cart_id=i.cart, communication_preference=r.CommunicationPreference(contact_method=99)), "communication_preference.contact_method"),  # type: ignore[arg-type]
     "PatchUpdateCartItemProperties": (lambda i: pb.PatchUpdateCartItemPropertiesRequest(cart_id=i.cart, item_id=i.item), "item_properties"),
     "CreateCartShipping": (lambda i: pb.CreateCartShippingRequest(cart_id=i.cart, shipping=r.Shipping(delivery_on_or_before=-1)), "shipping.delivery_on_or_before"),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,10 +17,6 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
-from cartservice.cart.v1 import cart_pb2 as r
-from cartservice.cart.v1 import cart_service_pb2 as pb
-from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
-from cartservice.type.v1.decimal_pb2 import Decimal as D
 
 from tests.brokers import (
     AWS,
@@ -31,13 +26,10 @@ from tests.brokers import (
     RabbitConsumer,
     moto_eventbridge,
 )
-from tests.event_scenario import new_collection
-from tests.identities import SERVER_FLAGS, as_caller
+from tests.identities import SERVER_FLAGS
 from tests.servers import ServerProcess
+from tests.support import CARTS, Shopper, free_port
 from tests.tcp_proxy import TcpProxy
-
-CARTS = 40
-ITEM = r.CartItem(quantity=1, skus=[r.Sku(sku_id="sku-g", price=D(value="2.50"))])
 
 
 def outbox_states(database_url: str, item_ids: set[int]) -> dict[str, int]:
@@ -59,52 +51,6 @@ def outbox_states(database_url: str, item_ids: set[int]) -> dict[str, int]:
             key = f"{status} after {attempts} attempts ({error})"
             states[key] = states.get(key, 0) + 1
     return states
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Shopper:
-    """Adds items to its carts from several threads; remembers what was acknowledged."""
-
-    def __init__(self, address: str) -> None:
-        self.channel = grpc.insecure_channel(address)
-        self.stub = CartServiceStub(self.channel)
-        self.me = as_caller("777", new_collection())
-        self.carts = [
-            self.stub.CreateCart(pb.CreateCartRequest(), metadata=self.me).carts[0].id
-            for _ in range(CARTS)
-        ]
-        self.acknowledged: set[int] = set()
-        self.failures = 0
-
-    def add_item(self, n: int) -> None:
-        try:
-            answer = self.stub.CreateCartItem(
-                pb.CreateCartItemRequest(cart_id=self.carts[n % CARTS], items=[ITEM]),
-                metadata=self.me,
-                timeout=10,
-            )
-            self.acknowledged.add(answer.items[0].id)
-        except grpc.RpcError as error:
-            assert error.code() not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), error
-            self.failures += 1
-
-    def run(self, calls: range, threads: int = 8) -> None:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(self.add_item, calls))
-
-    def stored_items(self) -> set[int]:
-        return {
-            item.id
-            for cart in self.carts
-            for item in self.stub.GetCart(
-                pb.GetCartRequest(cart_id=cart), metadata=self.me
-            ).cart.items
-        }
 
 
 def delivered_items(

@@ -11,8 +11,7 @@ from cartservice.type.v1.decimal_pb2 import Decimal as D
 from google.rpc import error_details_pb2
 
 from server.api.input_shapes import contains_card_number, luhn_valid, problem_with
-from tests.test_cart_rpcs import create_cart, get
-from tests.test_errors import details, failure, violations
+from tests.support import create_cart, details, failure, get, violations
 
 # Test card numbers published by card networks for integration testing.
 VISA_TEST = "4111111111111111"

@@ -15,7 +15,7 @@ from cartservice.cart.v1 import cart_service_pb2 as pb
 from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.test_event_guarantees import free_port
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import fresh_postgres_database
 from tests.identities import SERVER_FLAGS, as_caller
 from tests.servers import ServerProcess
-from tests.test_event_guarantees import free_port
+from tests.support import free_port
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -32,7 +32,7 @@ from tests.brokers import RABBITMQ_FLAGS, RABBITMQ_URL, TEST_EXCHANGE, RabbitCon
 from tests.conftest import fresh_postgres_database
 from tests.identities import SERVER_FLAGS
 from tests.servers import RelayProcess, ServerProcess
-from tests.test_event_guarantees import Shopper
+from tests.support import Shopper
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.identities import as_caller
-from tests.test_errors import REQUESTS, Ids, full_cart
+from tests.support import REQUESTS, Ids, full_cart
 
 # Template requests: every RPC on a cart but deleting the cart itself.
 TEMPLATES = sorted(set(REQUESTS) - {"DeleteCart"})
