@@ -107,8 +107,9 @@ async def serve(settings: Settings) -> None:
     background_stop = asyncio.Event()
     background: list[asyncio.Task[None]] = []
     if settings.metrics_port:
-        metrics.measure(metrics.watch_streams, lambda: feed.open_streams)
-        metrics.measure(metrics.db_connections_in_use, lambda: database.in_use)
+        # Read at scrape time.
+        metrics.watch_streams.set_function(lambda: feed.open_streams)
+        metrics.db_connections_in_use.set_function(lambda: database.in_use)
         background.append(_serve_metrics(settings, sessions, background_stop))
     if on_postgres:
         listener = _listener(url, feed, relay)

@@ -8,8 +8,6 @@ outcomes, open WatchBasket streams and database connections in use.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 RPC_LABELS = ("grpc_type", "grpc_service", "grpc_method")
@@ -78,11 +76,6 @@ def rpc_finished(grpc_type: str, full_method: str, code: str, seconds: float) ->
     handled, latency = children
     handled.inc()
     latency.observe(seconds)
-
-
-def measure(gauge: Gauge, read: Callable[[], float]) -> None:
-    """The gauge reads its value at scrape time."""
-    gauge.set_function(read)
 
 
 def serve(host: str, port: int) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 import grpc
 
 from server import metrics
+from server.api.errors import HandlerWrappers
 from server.auth.identity import Identity, current_caller
 
 log = logging.getLogger("cartservice.access")
@@ -100,7 +101,7 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """First in the chain, so it sees every call, the refused ones too."""
 
     def __init__(self) -> None:
-        self._wrapped: dict[grpc.RpcMethodHandler, grpc.RpcMethodHandler] = {}
+        self._wrapped = HandlerWrappers(lambda handler, _method: _wrap(handler))
 
     async def intercept_service(
         self,
@@ -115,12 +116,7 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if handler.unary_stream is not None:
             call.grpc_type = "server_stream"
         metrics.rpc_begun(call.grpc_type, call.method)
-        wrapped = self._wrapped.get(handler)
-        if wrapped is None:
-            wrapped = _wrap(handler)
-            if len(self._wrapped) < 1_000:  # a generic handler could make one per call
-                self._wrapped[handler] = wrapped
-        return wrapped
+        return self._wrapped.of(handler, call.method)
 
 
 def _request_id(metadata: Any) -> str:

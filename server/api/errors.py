@@ -271,13 +271,34 @@ def _status(code: int, message: str) -> status_pb2.Status:
 MAX_CACHED_HANDLERS = 1_000
 
 
+class HandlerWrappers:
+    """One wrapper per registered method, made once: a wrapper per call would live as long as
+    its call (a WatchBasket stream may stay open for hours). Bounded, in case a generic handler
+    (or a refusal) makes a new handler per call."""
+
+    def __init__(self, wrap: Callable[[grpc.RpcMethodHandler, str], grpc.RpcMethodHandler]):
+        self._wrap = wrap
+        self._made: dict[grpc.RpcMethodHandler, grpc.RpcMethodHandler] = {}
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    def of(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        wrapped = self._made.get(handler)
+        if wrapped is None:
+            wrapped = self._wrap(handler, method)
+            if len(self._made) < MAX_CACHED_HANDLERS:
+                self._made[handler] = wrapped
+        return wrapped
+
+
 class ErrorTranslationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Applies translate_errors to every unary and server-streaming handler of the server, except
     one marked translates_own_errors, and decodes requests tolerantly (with the handler's own
     parser if parses_request_with names one)."""
 
     def __init__(self) -> None:
-        self._translated: dict[grpc.RpcMethodHandler, grpc.RpcMethodHandler] = {}
+        self._translated = HandlerWrappers(self._translate)
 
     async def intercept_service(
         self,
@@ -287,15 +308,7 @@ class ErrorTranslationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[m
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        translated = self._translated.get(handler)
-        if translated is None:
-            # One wrapper per registered method, made once: a wrapper per call would live as long
-            # as its call (a WatchBasket stream may stay open for hours). Bounded, in case a
-            # generic handler makes a new handler per call.
-            translated = self._translate(handler, handler_call_details.method)
-            if len(self._translated) < MAX_CACHED_HANDLERS:
-                self._translated[handler] = translated
-        return translated
+        return self._translated.of(handler, handler_call_details.method)
 
     @staticmethod
     def _translate(handler: grpc.RpcMethodHandler, name: str) -> grpc.RpcMethodHandler:

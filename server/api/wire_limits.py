@@ -92,7 +92,6 @@ class WireLimits:
             return
         outline = descriptor_pb2.DescriptorProto(name=descriptor.full_name.replace(".", "_"))
         specs: list[_Field] = []
-        self._outlines[descriptor.full_name] = Message  # a placeholder while recursing
         for field in descriptor.fields:
             _copy_field(outline, field)
             nested = field.message_type
