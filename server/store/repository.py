@@ -119,14 +119,15 @@ class CartRepository:
         needs an answer, at the latest with COMMIT); every new cart and part gets its id."""
         new, self._new = self._new, []
         changed = [cart for cart, version in self._locked.values() if cart.version != version]
-        missing = len(new) + sum(parts_without_ids(cart) for cart in (*new, *changed))
+        parts = {id(cart): parts_without_ids(cart) for cart in (*new, *changed)}
+        missing = len(new) + sum(map(len, parts.values()))
         ids = iter(await self._part_ids.take(self._connection, missing))
         for cart in new:
             cart.id = next(ids)
-            assign_part_ids(cart, ids.__next__)
+            assign_part_ids(cart, ids.__next__, parts[id(cart)])
             await self._connection.execute_later(_INSERT, _columns(cart))
         for cart in changed:
-            assign_part_ids(cart, ids.__next__)
+            assign_part_ids(cart, ids.__next__, parts[id(cart)])
             columns = _columns(cart)
             await self._connection.execute_later(_UPDATE, {
                 name: columns[name]
