@@ -15,12 +15,11 @@ import grpc
 from cartservice.basket.v1 import basket_service_pb2, basket_service_pb2_grpc
 from cartservice.cart.v1 import cart_service_pb2, cart_service_pb2_grpc
 from grpc_health.v1 import health, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import grpc_runtime, metrics, tracing
-from server.api import basket_watch, validation
+from server.api import basket_watch, reflection, validation
 from server.api.access_log import AccessLogInterceptor
 from server.api.basket_servicer import BasketServicer
 from server.api.cart_servicer import CartServicer
@@ -100,9 +99,7 @@ async def serve(settings: Settings) -> None:
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (CART_SERVICE, BASKET_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    reflection.enable(server, (CART_SERVICE, BASKET_SERVICE, health.SERVICE_NAME))
     port = _listen(server, settings)
     background_stop = asyncio.Event()
     background: list[asyncio.Task[None]] = []
