@@ -197,16 +197,21 @@ class _Sqlite:
 
     async def begin(self, *, write: bool) -> None:
         # A change takes SQLite's write lock at BEGIN (its FOR UPDATE); a read sees one
-        # committed state (WAL) and takes no lock.
-        await self.execute(_BEGIN_IMMEDIATE if write else _BEGIN)
+        # committed state (WAL) and takes no lock. Marked first: a call cancelled while BEGIN
+        # waits still has it run in aiosqlite's thread, and the pool must then roll it back (its
+        # ROLLBACK runs after it in the same thread) or the next user finds the write lock held.
         self.in_transaction = True
+        await self.execute(_BEGIN_IMMEDIATE if write else _BEGIN)
 
     async def commit(self) -> None:
         await self.execute(_COMMIT)
         self.in_transaction = False
 
     async def rollback(self) -> None:
-        await self.execute(_ROLLBACK)
+        # sqlite3's rollback, not a ROLLBACK statement: it does nothing when no transaction is
+        # open (a cancelled call's COMMIT may have run meanwhile), so the connection stays.
+        self._heard(_ROLLBACK)
+        await self._connection.rollback()
         self.in_transaction = False
 
     async def _run(self, statement: Statement, params: Params) -> aiosqlite.Cursor:
@@ -232,6 +237,7 @@ class Database:
         self._idle: asyncio.Queue[_Postgres | _Sqlite] = asyncio.Queue()
         self._opened = 0
         self._lock = asyncio.Lock()
+        self._closing: set[asyncio.Future[None]] = set()
         # Told the verb of every statement sent (tests count round trips with it).
         self.listener: Listener | None = None
 
@@ -257,22 +263,33 @@ class Database:
                     except BaseException:
                         self._opened -= 1
                         raise
-        return await asyncio.wait_for(self._idle.get(), ACQUIRE_TIMEOUT_S)
+        # Not wait_for: on Python 3.11 a cancel that meets the get's completion can drop the
+        # connection it took (CPython gh-86296); a timeout on this task keeps Queue.get's own
+        # cancel safety.
+        async with asyncio.timeout(ACQUIRE_TIMEOUT_S):
+            return await self._idle.get()
 
     async def _release(self, connection: _Postgres | _Sqlite) -> None:
         """Back to the pool, rolled back if a transaction was left open; a connection the
-        database dropped is closed, and the next call opens a new one."""
+        database dropped, or whose rollback failed or was cancelled, is closed and the next
+        call opens a new one. Either way the connection leaves the caller's hands: one kept by
+        neither would hold its transaction (SQLite: the write lock) and a pool slot for good."""
         healthy = not connection.broken
-        if healthy and connection.in_transaction:
-            try:
+        try:
+            if healthy and connection.in_transaction:
                 await connection.rollback()
-            except Exception:
-                healthy = False
-        if healthy:
-            self._idle.put_nowait(connection)
-        else:
-            self._opened -= 1
-            await _close(connection)
+        except Exception:
+            healthy = False
+        except BaseException:  # cancelled while rolling back: closed below all the same
+            healthy = False
+            raise
+        finally:
+            if healthy:
+                self._idle.put_nowait(connection)
+            else:
+                self._opened -= 1
+                self._closing.add(task := asyncio.ensure_future(_close(connection)))
+                task.add_done_callback(self._closing.discard)
 
     async def _open(self) -> _Postgres | _Sqlite:
         if self.dialect == "postgresql":
@@ -293,6 +310,7 @@ class Database:
             self.listener(verb)
 
     async def close(self) -> None:
+        await asyncio.gather(*self._closing, return_exceptions=True)
         while not self._idle.empty():
             await _close(self._idle.get_nowait())
             self._opened -= 1
