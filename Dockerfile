@@ -7,7 +7,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY server ./server
 COPY clients ./clients
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels ./clients/python .
 
 FROM python:3.11.14-slim-bookworm AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \

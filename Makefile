@@ -67,13 +67,13 @@ $(BIN)/python:
 
 $(RUNTIME): requirements/runtime.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/runtime.lock
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --no-deps -e clients/python -e .
 	$(BIN)/pip check
 	touch $@
 
 $(INSTALLED): requirements/dev.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --no-deps -e clients/python -e .
 	$(BIN)/pip check
 	touch $@ $(RUNTIME)
 

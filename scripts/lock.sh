@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 PIP=.venv/bin/pip
 lock() {  # $1: the project with its extras, $2: the lock file to write
     # pip lock writes inside the project only (an -o outside it fails), so in place, then removed.
-    "$PIP" lock --quiet -e "$1" -o pylock.toml 2>/dev/null
+    # The client distribution (clients/python) is the server's dependency from this checkout.
+    "$PIP" lock --quiet -e clients/python -e "$1" -o pylock.toml 2>/dev/null
     .venv/bin/python scripts/pylock_to_requirements.py pylock.toml > "$2"
     rm pylock.toml
 }

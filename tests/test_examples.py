@@ -8,11 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.identities import token
+from tests.identities import SERVER_FLAGS, token
 from tests.servers import ServerProcess
 
 ROOT = Path(__file__).parents[1]
 CREATE_CART = ROOT / "clients/python/examples/create_cart.py"
+STOREFRONT = ROOT / "clients/python/examples/storefront.py"
 
 
 def readme_blocks(language: str) -> list[str]:
@@ -34,3 +35,27 @@ def test_the_python_example_creates_a_cart_of_the_tokens_user(server: ServerProc
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("cart ")
     assert done.stdout.rstrip().endswith("of user 31: 10.48 x 2")
+
+
+def test_the_readme_shows_the_client_example_as_it_is() -> None:
+    assert STOREFRONT.read_text() in readme_blocks("python")
+
+
+def test_the_client_example_watches_and_reads_typed_errors(tmp_path: Path) -> None:
+    server = ServerProcess.start(
+        tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/c.db", extra=SERVER_FLAGS
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, str(STOREFRONT)],
+            env={**os.environ, "CARTSERVICE_ADDRESS": server.address, "TOKEN": token()},
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "version 1",
+        "version 2 items 1",
+        "PromoCodeDoesntExist NOT_FOUND",
+    ]
