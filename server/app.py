@@ -81,7 +81,7 @@ async def serve(settings: Settings) -> None:
         ],
         options=_server_options(settings),
     )
-    relay = outbox_relay(settings, sessions) if settings.relay == "in-process" else None
+    relay = outbox_relay(settings, sessions, url) if settings.relay == "in-process" else None
     on_commit = relay.notify if relay else lambda: None
     on_postgres = url.get_backend_name() == "postgresql"
     feed = BasketFeed(
@@ -212,7 +212,7 @@ async def run_relay(settings: Settings) -> None:
     # A connection per destination loop and one for pruning: none opened and closed per round.
     engine = create_engine(url, pool_size=2 * max(1, settings.relay_workers) + 1)
     sessions = session_factory(engine)
-    relay = outbox_relay(settings, sessions)
+    relay = outbox_relay(settings, sessions, url)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(relay.run(stop))]
     if settings.metrics_port:

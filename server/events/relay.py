@@ -15,7 +15,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cartservice.events.v1 import events_pb2 as ev
@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import metrics, tracing
 from server.events.publishers import Outcome, Publisher, retry
-from server.store.outbox import OutboxRepository, PendingRow
+from server.store.driver import Database
+from server.store.outbox import OutboxRepository, PendingRow, PipelinedRound
 
 log = logging.getLogger(__name__)
 WAKE_COALESCE_S = 0.005
@@ -84,8 +85,13 @@ class OutboxRelay:
         retention_hours: float = 168.0,
         workers: int = 1,
         clock: Callable[[], int] = epoch_ms,
+        database: Database | None = None,
     ) -> None:
+        """`database`: the driver's pool for the rounds on PostgreSQL (two pipelined round trips
+        each); without it rounds go through SQLAlchemy (SQLite, or a relay given sessions only).
+        The relay closes it."""
         self._sessions = sessions
+        self._database = database
         self._publishers = publishers
         self._workers = workers
         self._extra_publishers: list[Publisher] = []
@@ -178,12 +184,25 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), PRUNE_EVERY_S)
 
-    async def _relay(self, destination: str, publisher: Publisher, limit: int) -> int:
+    @contextlib.asynccontextmanager
+    async def _round_outbox(self) -> AsyncIterator[OutboxRepository | PipelinedRound]:
+        """One round's transaction: committed when the round's work is done, rolled back if it
+        fails."""
+        if self._database is not None:
+            async with self._database.connection() as connection:
+                pipelined = PipelinedRound(connection)
+                yield pipelined
+                await pipelined.commit()
+            return
         async with self._sessions() as session, session.begin():
             # Core statements on the session's connection: the ORM's execute path adds its own
             # work to every statement and this round needs none of it.
             outbox = OutboxRepository(await session.connection())
             await outbox.settle_relay_round()
+            yield outbox
+
+    async def _relay(self, destination: str, publisher: Publisher, limit: int) -> int:
+        async with self._round_outbox() as outbox:
             rows = await outbox.claim(destination, self._clock(), limit)
             if not rows:
                 return 0
@@ -244,6 +263,8 @@ class OutboxRelay:
     async def close(self) -> None:
         for publisher in (*self._publishers.values(), *self._extra_publishers):
             await publisher.close()
+        if self._database is not None:
+            await self._database.close()
 
 
 def _backoff_ms(attempts: int) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.config import Settings
@@ -23,6 +24,7 @@ from server.events.publishers import (
     RabbitMqPublisher,
 )
 from server.events.relay import OutboxRelay
+from server.store.driver import Database
 from server.store.outbox import EVENTBRIDGE, RABBITMQ
 
 DESTINATIONS = (EVENTBRIDGE, RABBITMQ)
@@ -73,7 +75,13 @@ def _events_file_serves(settings: Settings) -> bool:
     )
 
 
-def outbox_relay(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> OutboxRelay:
+def outbox_relay(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], url: URL
+) -> OutboxRelay:
+    """On PostgreSQL the rounds run on a driver pool of their own: a connection per destination
+    loop and helper, none opened per round."""
+    on_postgres = url.get_backend_name() == "postgresql"
+    connections = len(DESTINATIONS) * max(1, settings.relay_workers)
     return OutboxRelay(
         sessions,
         publishers(settings),
@@ -81,6 +89,7 @@ def outbox_relay(settings: Settings, sessions: async_sessionmaker[AsyncSession])
         poll_interval=settings.relay_poll_interval,
         retention_hours=settings.outbox_retention_hours,
         workers=settings.relay_workers,
+        database=Database(url, connections) if on_postgres else None,
     )
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 
@@ -254,3 +255,56 @@ class OutboxRepository:
             )
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _driver_statement(statement: Any) -> Statement:
+    """A statement built above, for the driver (PostgreSQL, `:name` parameters)."""
+    dialect = psycopg_dialect(paramstyle="named")  # type: ignore[no-untyped-call]
+    return Statement(str(statement.compile(dialect=dialect)))
+
+
+_DRIVER_SETTINGS = _driver_statement(_RELAY_ROUND_SETTINGS)
+_DRIVER_CLAIM = _driver_statement(_CLAIM_LOCKING)
+_DRIVER_FINISH = _driver_statement(_FINISH_ARRAY)
+_DRIVER_RETRY = Statement(
+    "UPDATE outbox_events SET attempts = :attempts, available_at = :available_at,"
+    " last_error = :error WHERE sequence = :sequence"
+)
+
+
+class PipelinedRound:
+    """A relay round's statements on PostgreSQL through the request path's driver: BEGIN, the
+    round's settings and the claim travel in one round trip, the marks with COMMIT in another
+    (through SQLAlchemy's asyncio layer a round took four, each with greenlet switches)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    async def claim(self, destination: str, now_ms: int, limit: int) -> list[PendingRow]:
+        await self._connection.begin(write=True)
+        await self._connection.execute_later(_DRIVER_SETTINGS)
+        found = await self._connection.fetch_all(
+            _DRIVER_CLAIM, {"destination": destination, "now_ms": now_ms, "limit": limit}
+        )
+        rows = [PendingRow(r["sequence"], bytes(r["event"]), r["attempts"]) for r in found]
+        return sorted(rows, key=lambda r: r.sequence)
+
+    async def finish(
+        self, sequences: Sequence[int], status: str, now_ms: int, error: str | None = None
+    ) -> None:
+        if sequences:
+            await self._connection.execute_later(_DRIVER_FINISH, {
+                "sequences": list(sequences), "new_status": status, "now_ms": now_ms,
+                "error": error and error[:512],
+            })  # fmt: skip
+
+    async def retry_later(
+        self, sequence: int, attempts: int, available_at: int, error: str
+    ) -> None:
+        await self._connection.execute_later(_DRIVER_RETRY, {
+            "sequence": sequence, "attempts": attempts, "available_at": available_at,
+            "error": error[:512],
+        })  # fmt: skip
+
+    async def commit(self) -> None:
+        await self._connection.commit()
