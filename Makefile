@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 BUF_VERSION := 1.75.0
 BUF := .tools/node_modules/.bin/buf
 INSTALLED := $(VENV)/.installed
+TS := clients/ts
+TS_INSTALLED := $(TS)/node_modules/.installed
 RUNTIME := $(VENV)/.runtime
 PIP_VERSION := 26.3
 
@@ -23,23 +25,29 @@ run: $(RUNTIME)
 	echo "  grpcurl -plaintext -H 'authorization: Bearer $$token' -d '{}' 127.0.0.1:$$port cartservice.cart.v1.CartService/CreateCart"; \
 	wait $$server
 
-## test: install with the test extras and run the whole suite (PostgreSQL and SQLite)
-test: $(INSTALLED)
+## test: install with the test extras and run the whole suite (PostgreSQL and SQLite), then the
+## TypeScript client's tests (Node's test runner against real servers)
+test: $(INSTALLED) $(TS_INSTALLED)
 	$(BIN)/pytest
+	cd $(TS) && npm test
 
 ## bench: the request path against a no-op echo and a bare-SQL baseline, one and two workers
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.request_path --workers 1,2
 
 ## gen: regenerate clients/python/cartservice from protos/
-gen: $(INSTALLED)
+gen: $(INSTALLED) $(TS_INSTALLED) $(BUF)
 	scripts/gen.sh clients/python
+	rm -rf $(TS)/gen && cd $(TS) && ../../$(BUF) generate --template buf.gen.yaml
 
 ## check-gen: fail when the committed generated code differs from what protos/ generates
-check-gen: $(INSTALLED)
+check-gen: $(INSTALLED) $(TS_INSTALLED) $(BUF)
 	@rm -rf build/gen-check && scripts/gen.sh build/gen-check >/dev/null 2>&1
 	@diff -r clients/python/cartservice build/gen-check/cartservice \
 		|| (echo "generated code is stale: run 'make gen' and commit" && exit 1)
+	@cd $(TS) && ../../$(BUF) generate --template buf.gen.yaml -o ../../build/gen-check/ts
+	@diff -r $(TS)/gen build/gen-check/ts/gen \
+		|| (echo "generated TypeScript is stale: run 'make gen' and commit" && exit 1)
 	@echo "generated code is up to date"
 
 ## lint: ruff, mypy on server/, buf lint and buf format
@@ -80,6 +88,10 @@ $(INSTALLED): requirements/dev.lock pyproject.toml | $(BIN)/python
 ## lock: refresh requirements/*.lock from pyproject.toml
 lock: $(INSTALLED)
 	scripts/lock.sh
+
+$(TS_INSTALLED): $(TS)/package-lock.json
+	cd $(TS) && npm ci --silent --no-audit --no-fund
+	touch $@
 
 $(BUF):
 	mkdir -p .tools

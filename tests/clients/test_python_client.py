@@ -167,7 +167,7 @@ def add_gift_voucher(client: Client, basket_id: str) -> None:
 def test_a_watch_resumes_after_a_server_restart_with_every_version_once(tmp_path: Path) -> None:
     port = free_port()
     server = start_on(tmp_path, port)
-    seen: queue.Queue[int] = queue.Queue()
+    seen: queue.Queue[int | str] = queue.Queue()
     with Client(server.address, token=token()) as client:
         client.baskets.CreateBasket(
             bpb.CreateBasketRequest(basket_id="w-1", sales_channel_id="web")
@@ -176,7 +176,8 @@ def test_a_watch_resumes_after_a_server_restart_with_every_version_once(tmp_path
         def watch() -> None:
             with contextlib.suppress(CartServiceError):  # CANCELLED when the client closes
                 for message in client.watch_basket("w-1"):
-                    seen.put(message.version)
+                    notice = message.something_happened.error_code
+                    seen.put(notice or message.version)
 
         threading.Thread(target=watch, daemon=True).start()
         assert seen.get(timeout=TIMEOUT_S) == 1
@@ -189,6 +190,11 @@ def test_a_watch_resumes_after_a_server_restart_with_every_version_once(tmp_path
             assert seen.get(timeout=TIMEOUT_S) == 3, "version 2 again, or nothing"
             add_gift_voucher(client, "w-1")
             assert seen.get(timeout=TIMEOUT_S) == 4
+            with pytest.raises(PromoCodeDoesntExist):
+                client.baskets.ApplyPromoCode(
+                    bpb.ApplyPromoCodeRequest(basket_id="w-1", promo_code="NOPE")
+                )
+            assert seen.get(timeout=TIMEOUT_S) == "PromoCodeDoesntExist"
         finally:
             server.stop()
     assert seen.empty()

@@ -57,7 +57,9 @@ class AsyncClient:
             try:
                 async for message in self.baskets.WatchBasket(request, wait_for_ready=True):
                     pause = RECONNECT_MIN_S
-                    if message.version > seen:
+                    if message.HasField("something_happened"):
+                        yield message  # a notice about the version already seen, never resent
+                    elif message.version > seen:
                         seen = message.version
                         yield message
                 return

@@ -52,14 +52,17 @@ class Client:
         """The basket's updates, newest version last, for as long as the caller reads: after
         UNAVAILABLE (a server restart, a stalled stream, a lost connection) it reconnects and
         resumes from the last version it yielded, so no version comes twice or out of order.
-        Ends when the server ends the stream (the basket was deleted)."""
+        SomethingHappened notices (a failed call's error code) come as they happen. Ends when
+        the server ends the stream (the basket was deleted)."""
         seen, pause = from_version, RECONNECT_MIN_S
         while True:
             request = basket_pb.WatchBasketRequest(basket_id=basket_id, from_version=seen)
             try:
                 for message in self.baskets.WatchBasket(request, wait_for_ready=True):
                     pause = RECONNECT_MIN_S
-                    if message.version > seen:
+                    if message.HasField("something_happened"):
+                        yield message  # a notice about the version already seen, never resent
+                    elif message.version > seen:
                         seen = message.version
                         yield message
                 return
