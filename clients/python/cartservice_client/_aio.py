@@ -14,7 +14,7 @@ from cartservice.cart.v1 import cart_service_pb2_grpc
 
 from cartservice_client._config import AsyncToken, bearer, channel_options
 from cartservice_client._errors import Unavailable, from_rpc_error
-from cartservice_client._sync import RECONNECT_MAX_S, RECONNECT_MIN_S
+from cartservice_client._resume import Resume
 
 
 class AsyncClient:
@@ -51,21 +51,17 @@ class AsyncClient:
         self, basket_id: str, from_version: int = 0
     ) -> AsyncIterator[basket_pb.WatchBasketResponse]:
         """As Client.watch_basket: resumes after UNAVAILABLE from the last version yielded."""
-        seen, pause = from_version, RECONNECT_MIN_S
+        resume = Resume(basket_id, from_version)
         while True:
-            request = basket_pb.WatchBasketRequest(basket_id=basket_id, from_version=seen)
             try:
-                async for message in self.baskets.WatchBasket(request, wait_for_ready=True):
-                    pause = RECONNECT_MIN_S
-                    if message.HasField("something_happened"):
-                        yield message  # a notice about the version already seen, never resent
-                    elif message.version > seen:
-                        seen = message.version
+                async for message in self.baskets.WatchBasket(
+                    resume.request(), wait_for_ready=True
+                ):
+                    if resume.fresh(message):
                         yield message
                 return
             except Unavailable:
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, RECONNECT_MAX_S)
+                await asyncio.sleep(resume.pause())
 
     async def close(self) -> None:
         await self._channel.close()

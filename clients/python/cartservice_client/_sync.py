@@ -13,9 +13,7 @@ from cartservice.cart.v1 import cart_service_pb2_grpc
 
 from cartservice_client._config import Token, bearer, channel_options
 from cartservice_client._errors import CartServiceError, Unavailable, from_rpc_error
-
-RECONNECT_MIN_S = 0.1
-RECONNECT_MAX_S = 2.0
+from cartservice_client._resume import Resume
 
 
 class Client:
@@ -54,21 +52,15 @@ class Client:
         resumes from the last version it yielded, so no version comes twice or out of order.
         SomethingHappened notices (a failed call's error code) come as they happen. Ends when
         the server ends the stream (the basket was deleted)."""
-        seen, pause = from_version, RECONNECT_MIN_S
+        resume = Resume(basket_id, from_version)
         while True:
-            request = basket_pb.WatchBasketRequest(basket_id=basket_id, from_version=seen)
             try:
-                for message in self.baskets.WatchBasket(request, wait_for_ready=True):
-                    pause = RECONNECT_MIN_S
-                    if message.HasField("something_happened"):
-                        yield message  # a notice about the version already seen, never resent
-                    elif message.version > seen:
-                        seen = message.version
+                for message in self.baskets.WatchBasket(resume.request(), wait_for_ready=True):
+                    if resume.fresh(message):
                         yield message
                 return
             except Unavailable:
-                time.sleep(pause)
-                pause = min(pause * 2, RECONNECT_MAX_S)
+                time.sleep(resume.pause())
 
     def close(self) -> None:
         self._channel.close()
