@@ -82,10 +82,14 @@ class _Postgres:
         self._listener = listener
         self._queued: list[tuple[Statement, Any, bool]] = []
         self.in_transaction = False
+        # Set when a round trip was interrupted (the call cancelled, a client's deadline): what
+        # the server still sends for it could be read as the answers of the next user's
+        # statements, so the pool closes the connection instead of handing it on.
+        self._interrupted = False
 
     @property
     def broken(self) -> bool:
-        return bool(self._connection.broken or self._connection.closed)
+        return bool(self._interrupted or self._connection.broken or self._connection.closed)
 
     async def fetch_one(self, statement: Statement, params: Params = {}) -> Row | None:  # noqa: B006
         return await (await self._send(statement, params)).fetchone()
@@ -128,6 +132,15 @@ class _Postgres:
 
     async def _send(self, statement: Statement | None, params: Params) -> psycopg.AsyncCursor[Row]:
         """Sends the queue and then `statement` (if any) in one round trip; its cursor."""
+        try:
+            return await self._traced_send(statement, params)
+        except asyncio.CancelledError:
+            self._interrupted = True
+            raise
+
+    async def _traced_send(
+        self, statement: Statement | None, params: Params
+    ) -> psycopg.AsyncCursor[Row]:
         if tracing.enabled():
             sent = [waiting.postgresql for waiting, _, _ in self._queued]
             sent += [statement.postgresql] if statement is not None else []
