@@ -1,4 +1,5 @@
-# cartservice — every target installs what it needs into .venv (Python) and .tools (buf).
+# cartservice — every target installs what it needs into .venv (Python), .tools (buf) and
+# clients/ts/node_modules (the TypeScript client, from its package-lock.json).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -35,7 +36,7 @@ test: $(INSTALLED) $(TS_INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.request_path --workers 1,2
 
-## gen: regenerate clients/python/cartservice from protos/
+## gen: regenerate clients/python/cartservice and clients/ts/gen from protos/
 gen: $(INSTALLED) $(TS_INSTALLED) $(BUF)
 	scripts/gen.sh clients/python
 	rm -rf $(TS)/gen && cd $(TS) && ../../$(BUF) generate --template buf.gen.yaml
