@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.identities import SECRET
+from tests.identities import SECRET, SERVER_FLAGS
 
 SERVING = re.compile(r"serving on [\d.]+:(\d+)")
 START_TIMEOUT_S = 30
@@ -63,6 +63,13 @@ class ServerProcess:
             )
         port = cls._wait_for_port(process, log_path, offset)
         return cls(process, port, log_path, database_url)
+
+    @classmethod
+    def on_own_sqlite(cls, workdir: Path, *extra: str) -> ServerProcess:
+        """A server with a SQLite file of its own in `workdir` (a restart in the same workdir
+        finds the same data), with the tests' flags."""
+        database_url = f"sqlite+aiosqlite:///{workdir}/cartservice.db"
+        return cls.start(workdir, database_url=database_url, extra=(*SERVER_FLAGS, *extra))
 
     @staticmethod
     def _wait_for_port(process: subprocess.Popen[bytes], log_path: Path, offset: int) -> int:

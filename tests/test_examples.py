@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.identities import SERVER_FLAGS, token
+from tests.identities import token
 from tests.servers import ServerProcess
 
 ROOT = Path(__file__).parents[1]
@@ -42,9 +42,7 @@ def test_the_readme_shows_the_client_example_as_it_is() -> None:
 
 
 def test_the_client_example_watches_and_reads_typed_errors(tmp_path: Path) -> None:
-    server = ServerProcess.start(
-        tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/c.db", extra=SERVER_FLAGS
-    )
+    server = ServerProcess.on_own_sqlite(tmp_path)
     try:
         done = subprocess.run(
             [sys.executable, str(STOREFRONT)],

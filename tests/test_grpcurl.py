@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from server.store.demo_catalog import GIFT_VOUCHER_50
-from tests.identities import SERVER_FLAGS, token
+from tests.identities import token
 from tests.servers import ServerProcess
 
 BIN = Path(sys.executable).parent
@@ -31,9 +31,7 @@ TIMEOUT_S = 20
 @pytest.fixture
 def fresh_server(tmp_path: Path) -> Iterator[ServerProcess]:
     """A server of its own: the README's session shows the ids of a new database."""
-    server = ServerProcess.start(
-        tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/cartservice.db", extra=SERVER_FLAGS
-    )
+    server = ServerProcess.on_own_sqlite(tmp_path)
     yield server
     server.stop()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,6 +141,39 @@ _WRITE = Statement(
 )
 
 
+_RETRY = (
+    update(outbox_events)
+    .where(outbox_events.c.sequence == bindparam("sequence"))
+    .values(
+        attempts=bindparam("attempts"),
+        available_at=bindparam("available_at"),
+        last_error=bindparam("error"),
+    )
+)
+ERROR_CHARS = 512  # last_error's length
+
+
+def _oldest_first(rows: Iterable[PendingRow]) -> list[PendingRow]:
+    # As the heads were ordered: SQL does not promise a join keeps that order.
+    return sorted(rows, key=lambda r: r.sequence)
+
+
+def _finish_params(
+    sequences: Sequence[int], status: str, now_ms: int, error: str | None
+) -> dict[str, object]:
+    return {
+        "sequences": list(sequences), "new_status": status, "now_ms": now_ms,
+        "error": error and error[:ERROR_CHARS],
+    }  # fmt: skip
+
+
+def _retry_params(sequence: int, attempts: int, available_at: int, error: str) -> dict[str, object]:
+    return {
+        "sequence": sequence, "attempts": attempts, "available_at": available_at,
+        "error": error[:ERROR_CHARS],
+    }  # fmt: skip
+
+
 class OutboxWriter:
     """A unit of work's outbox rows, written with its change."""
 
@@ -207,9 +240,7 @@ class OutboxRepository:
             _CLAIM_LOCKING if self.is_postgresql() else _CLAIM,
             {"destination": destination, "now_ms": now_ms, "limit": limit},
         )
-        rows = [PendingRow(r.sequence, r.event, r.attempts) for r in result]
-        # Oldest first, as the heads were ordered: SQL does not promise a join keeps that order.
-        return sorted(rows, key=lambda r: r.sequence)
+        return _oldest_first(PendingRow(r.sequence, r.event, r.attempts) for r in result)
 
     async def finish(
         self, sequences: Sequence[int], status: str, now_ms: int, error: str | None = None
@@ -217,22 +248,13 @@ class OutboxRepository:
         if sequences:
             await self._session.execute(
                 _FINISH_ARRAY if self.is_postgresql() else _FINISH,
-                {
-                    "sequences": list(sequences),
-                    "new_status": status,
-                    "now_ms": now_ms,
-                    "error": error and error[:512],
-                },
+                _finish_params(sequences, status, now_ms, error),
             )
 
     async def retry_later(
         self, sequence: int, attempts: int, available_at: int, error: str
     ) -> None:
-        await self._session.execute(
-            update(outbox_events)
-            .where(outbox_events.c.sequence == sequence)
-            .values(attempts=attempts, available_at=available_at, last_error=error[:512])
-        )
+        await self._session.execute(_RETRY, _retry_params(sequence, attempts, available_at, error))
 
     async def backlog(self) -> dict[str, tuple[int, int | None]]:
         """Per destination: pending events and the creation time (ms) of the oldest."""
@@ -266,10 +288,7 @@ def _driver_statement(statement: Any) -> Statement:
 _DRIVER_SETTINGS = _driver_statement(_RELAY_ROUND_SETTINGS)
 _DRIVER_CLAIM = _driver_statement(_CLAIM_LOCKING)
 _DRIVER_FINISH = _driver_statement(_FINISH_ARRAY)
-_DRIVER_RETRY = Statement(
-    "UPDATE outbox_events SET attempts = :attempts, available_at = :available_at,"
-    " last_error = :error WHERE sequence = :sequence"
-)
+_DRIVER_RETRY = _driver_statement(_RETRY)
 
 
 class PipelinedRound:
@@ -286,25 +305,24 @@ class PipelinedRound:
         found = await self._connection.fetch_all(
             _DRIVER_CLAIM, {"destination": destination, "now_ms": now_ms, "limit": limit}
         )
-        rows = [PendingRow(r["sequence"], bytes(r["event"]), r["attempts"]) for r in found]
-        return sorted(rows, key=lambda r: r.sequence)
+        return _oldest_first(
+            PendingRow(r["sequence"], bytes(r["event"]), r["attempts"]) for r in found
+        )
 
     async def finish(
         self, sequences: Sequence[int], status: str, now_ms: int, error: str | None = None
     ) -> None:
         if sequences:
-            await self._connection.execute_later(_DRIVER_FINISH, {
-                "sequences": list(sequences), "new_status": status, "now_ms": now_ms,
-                "error": error and error[:512],
-            })  # fmt: skip
+            await self._connection.execute_later(
+                _DRIVER_FINISH, _finish_params(sequences, status, now_ms, error)
+            )
 
     async def retry_later(
         self, sequence: int, attempts: int, available_at: int, error: str
     ) -> None:
-        await self._connection.execute_later(_DRIVER_RETRY, {
-            "sequence": sequence, "attempts": attempts, "available_at": available_at,
-            "error": error[:512],
-        })  # fmt: skip
+        await self._connection.execute_later(
+            _DRIVER_RETRY, _retry_params(sequence, attempts, available_at, error)
+        )
 
     async def commit(self) -> None:
         await self._connection.commit()

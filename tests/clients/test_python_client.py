@@ -35,7 +35,7 @@ from cartservice_client import (
 )
 
 from server.store.demo_catalog import GIFT_VOUCHER_50
-from tests.identities import SERVER_FLAGS, token
+from tests.identities import token
 from tests.servers import ServerProcess
 from tests.support import free_port
 
@@ -152,11 +152,7 @@ def test_without_retries_unavailable_is_raised(flaky: tuple[str, FlakyGetCart]) 
 
 
 def start_on(workdir: Path, port: int) -> ServerProcess:
-    return ServerProcess.start(
-        workdir,
-        database_url=f"sqlite+aiosqlite:///{workdir}/cartservice.db",
-        extra=(*SERVER_FLAGS, "--port", str(port)),
-    )
+    return ServerProcess.on_own_sqlite(workdir, "--port", str(port))
 
 
 def add_gift_voucher(client: Client, basket_id: str) -> None:

@@ -79,18 +79,29 @@ class _Translated:
         self._timeout_s = timeout_s
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
+        # Built once per method: the wrapper then lives on the instance and hides this hook.
         method = getattr(self._stub, name)
         if isinstance(method, grpc.aio.UnaryStreamMultiCallable):
-            return lambda request, **kwargs: _stream(method(request, **kwargs))
-
-        async def call(request: Any, **kwargs: Any) -> Any:
-            kwargs.setdefault("timeout", self._timeout_s)
-            try:
-                return await method(request, **kwargs)
-            except grpc.RpcError as error:
-                raise from_rpc_error(error) from None
-
+            call = _streaming(method)
+        else:
+            call = _unary(method, self._timeout_s)
+        setattr(self, name, call)
         return call
+
+
+def _unary(method: Any, timeout_s: float) -> Callable[..., Any]:
+    async def call(request: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", timeout_s)
+        try:
+            return await method(request, **kwargs)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    return call
+
+
+def _streaming(method: Any) -> Callable[..., Any]:
+    return lambda request, **kwargs: _stream(method(request, **kwargs))
 
 
 async def _stream(call: Any) -> AsyncIterator[Any]:

@@ -12,7 +12,7 @@ from cartservice.basket.v1 import basket_service_pb2_grpc
 from cartservice.cart.v1 import cart_service_pb2_grpc
 
 from cartservice_client._config import Token, bearer, channel_options
-from cartservice_client._errors import CartServiceError, Unavailable, from_rpc_error
+from cartservice_client._errors import Unavailable, from_rpc_error
 from cartservice_client._resume import Resume
 
 
@@ -80,18 +80,23 @@ class _Translated:
         self._timeout_s = timeout_s
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
+        # Built once per method: the wrapper then lives on the instance and hides this hook.
         method = getattr(self._stub, name)
-        streams = isinstance(method, grpc.UnaryStreamMultiCallable)
+        if isinstance(method, grpc.UnaryStreamMultiCallable):
 
-        def call(request: Any, **kwargs: Any) -> Any:
-            if streams:
+            def call(request: Any, **kwargs: Any) -> Any:
                 return _stream(method(request, **kwargs))
-            kwargs.setdefault("timeout", self._timeout_s)
-            try:
-                return method(request, **kwargs)
-            except grpc.RpcError as error:
-                raise from_rpc_error(error) from None
 
+        else:
+
+            def call(request: Any, **kwargs: Any) -> Any:
+                kwargs.setdefault("timeout", self._timeout_s)
+                try:
+                    return method(request, **kwargs)
+                except grpc.RpcError as error:
+                    raise from_rpc_error(error) from None
+
+        setattr(self, name, call)
         return call
 
 
@@ -116,6 +121,3 @@ class _TokenInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClient
 
     def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return continuation(self._with_token(details), request)
-
-
-__all__ = ["CartServiceError", "Client"]
