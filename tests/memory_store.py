@@ -152,6 +152,10 @@ class _Baskets:
     async def products(self, product_ids: Iterable[str]) -> dict[str, Product]:
         return {p: self._store.products[p] for p in product_ids if p in self._store.products}
 
+    async def products_page(self, after_id: str, limit: int) -> list[Product]:
+        following = sorted(p for p in self._store.products if p > after_id)
+        return [self._store.products[p] for p in following[:limit]]
+
     async def promo_code(self, code: str) -> PromoCode | None:
         return self._store.promo_codes.get(code)
 

@@ -515,3 +515,28 @@ def test_the_basket_is_a_cart_of_the_cart_service(
     stub.DeletePromotion(cart_pb.DeletePromotionRequest(cart_id=cart.id, promo_code="WELCOME10"))
     plain = baskets.GetBasket(pb.GetBasketRequest(basket_id=basket.basket_id)).basket
     assert not plain.HasField("promo_code") and amounts(plain) == [("3.30", "3.30")]
+
+
+# ---- catalog ----
+
+
+def test_list_products_pages_through_the_catalog_with_prices_and_stock(
+    baskets: BasketServiceStub, server: ServerProcess
+) -> None:
+    added = add_product(server.database_url, price="7.25", stock=3, name="Tea")
+    listed: list[r.Product] = []
+    token = ""
+    while True:
+        page = baskets.ListProducts(pb.ListProductsRequest(page_size=2, page_token=token))
+        assert len(page.products) <= 2
+        listed += page.products
+        token = page.next_page_token
+        if not token:
+            break
+
+    ids = [p.product_id for p in listed]
+    assert ids == sorted(set(ids))
+    tea = next(p for p in listed if p.product_id == added)
+    assert (tea.product_name, tea.retail_price.amount.value, tea.stock) == ("Tea", "7.25", 3)
+    voucher = next(p for p in listed if p.product_id == GIFT_VOUCHER_50)
+    assert (voucher.retail_price.amount.value, voucher.retail_price.currency) == ("50.00", "USD")

@@ -6,6 +6,8 @@ work and the events. WatchBasket streams the basket's changes from server.watch.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from typing import Any, TypeAlias
 
@@ -17,6 +19,7 @@ from cartservice.basket.v1 import basket_service_pb2_grpc
 from server.api.basket_watch import WatchBasketStreams
 from server.api.validation import Rule, Violations, check_basket_id
 from server.auth.identity import caller
+from server.contract.baskets import product_message
 from server.service import commands as c
 from server.service.baskets import BasketHandlers
 from server.watch.basket_feed import BasketFeed
@@ -26,6 +29,8 @@ log = logging.getLogger(__name__)
 
 MAX_QUANTITY_PER_ADD = 20
 MAX_LINES_PER_REMOVE = 100
+DEFAULT_PRODUCTS_PAGE = 50
+MAX_PRODUCTS_PAGE = 100
 
 
 def _basket_id_and_text(request: Any, name: str, max_length: int) -> None:
@@ -42,6 +47,23 @@ def _basket_id_only(request: Any) -> None:
     violations = Violations()
     check_basket_id(violations, request.basket_id)
     violations.raise_if_any()
+
+
+def _products_token(last_id: str) -> str:
+    return base64.urlsafe_b64encode(f"products:{last_id}".encode()).decode()
+
+
+def _product_after(token: str, violations: Violations) -> str:
+    """The product id a page token continues after ("" for the first page)."""
+    if not token:
+        return ""
+    try:
+        kind, _, last_id = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        kind, last_id = "", ""
+    if kind != "products" or not last_id:
+        violations.add("page_token", "is not a token of this listing")
+    return last_id
 
 
 class BasketServicer(  # type: ignore[misc]  # WatchBasket writes with context.write
@@ -125,6 +147,24 @@ class BasketServicer(  # type: ignore[misc]  # WatchBasket writes with context.w
         _basket_id_only(request)
         basket = await self._run(c.RemovePromoCode(request.basket_id))
         return pb.RemovePromoCodeResponse(basket=basket)
+
+    # ---- catalog ----
+
+    async def ListProducts(
+        self, request: pb.ListProductsRequest, context: Context
+    ) -> pb.ListProductsResponse:
+        violations = Violations()
+        if not 0 <= request.page_size <= MAX_PRODUCTS_PAGE:
+            violations.add("page_size", f"must be between 0 and {MAX_PRODUCTS_PAGE}")
+        after_id = _product_after(request.page_token, violations)
+        violations.raise_if_any()
+        limit = request.page_size or DEFAULT_PRODUCTS_PAGE
+        products = await self._baskets.products(after_id, limit + 1)
+        more = len(products) > limit
+        return pb.ListProductsResponse(
+            products=[product_message(p) for p in products[:limit]],
+            next_page_token=_products_token(products[limit - 1].id) if more else "",
+        )
 
     # ---- payment ----
 

@@ -8,11 +8,24 @@ from cartservice.basket.v1 import basket_pb2 as resources
 from cartservice.basket.v1 import basket_service_pb2 as pb
 from cartservice.type.v1 import decimal_pb2
 
-from server.domain.basket_lifecycle import BasketView, Line
+from server.domain.basket_lifecycle import BasketView, Line, Product
+from server.domain.basket_pricing import in_minor_units
 
 
 def money(amount: Decimal, currency: str) -> resources.Money:
     return resources.Money(amount=decimal_pb2.Decimal(value=str(amount)), currency=currency)
+
+
+def product_message(product: Product) -> resources.Product:
+    return resources.Product(
+        product_id=product.id,
+        product_name=product.name,
+        retail_price=money(
+            in_minor_units(product.retail_price, product.currency), product.currency
+        ),
+        provider=product.provider,
+        stock=product.stock,
+    )
 
 
 def _line(line: Line, currency: str) -> resources.LineItem:

@@ -77,6 +77,11 @@ class BasketHandlers:
             state, cart = await self._load(uow, basket_id, identity)
             return await self._message(uow, state, cart)
 
+    async def products(self, after_id: str, limit: int) -> list[basket.Product]:
+        """A page of the catalog: any authenticated caller may list it."""
+        async with self._units.reading() as uow:
+            return await uow.baskets.products_page(after_id, limit)
+
     async def watch_snapshot(self, basket_id: str, identity: Identity) -> Snapshot:
         """The basket for a new watcher: the feed's copy when it has one (no database read, so
         thousands of reconnecting watchers cost little), else a read."""

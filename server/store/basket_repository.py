@@ -52,6 +52,10 @@ _SAVE = Statement(
     "UPDATE baskets SET " + ", ".join(f"{c} = :{c}" for c in _COLUMNS)
     + " WHERE basket_id = :basket_id"
 )  # fmt: skip
+_PRODUCTS_PAGE = Statement(
+    "SELECT id, name, retail_price, currency, provider, stock FROM products"
+    " WHERE id > :after_id ORDER BY id LIMIT :limit"
+)
 _PROMO = Statement(
     "SELECT code, description, percent_off, amount_off, currency, valid_from, valid_until,"
     " minimum_subtotal FROM promo_codes WHERE code = :code"
@@ -83,6 +87,10 @@ def _products_statement(count: int) -> Statement:
 def _money(value: Any) -> Decimal | None:
     # NUMERIC on PostgreSQL, exact text on SQLite (server.store.types.ExactDecimal).
     return None if value is None else Decimal(str(value))
+
+
+def _product(row: Row) -> Product:
+    return Product(**{**row, "retail_price": _money(row["retail_price"])})
 
 
 def _state(row: Row) -> BasketState:
@@ -154,10 +162,14 @@ class BasketRepository:
         rows = await self._connection.fetch_all(
             _products_statement(len(ids)), {f"p{n}": product_id for n, product_id in enumerate(ids)}
         )
-        return {
-            row["id"]: Product(**{**row, "retail_price": _money(row["retail_price"])})
-            for row in rows
-        }
+        return {row["id"]: _product(row) for row in rows}
+
+    async def products_page(self, after_id: str, limit: int) -> list[Product]:
+        """Up to `limit` products whose id follows `after_id`, in id order."""
+        rows = await self._connection.fetch_all(
+            _PRODUCTS_PAGE, {"after_id": after_id, "limit": limit}
+        )
+        return [_product(row) for row in rows]
 
     async def promo_code(self, code: str) -> PromoCode | None:
         row = await self._connection.fetch_one(_PROMO, {"code": code})

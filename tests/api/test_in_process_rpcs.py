@@ -3,6 +3,8 @@ sees of validation, status codes and rich error details, without a server proces
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import grpc
 import pytest
 from cartservice.basket.v1 import basket_service_pb2 as bpb
@@ -13,6 +15,7 @@ from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 
+from server.domain.basket_lifecycle import Product
 from tests.in_process import InProcess
 
 
@@ -149,3 +152,28 @@ def test_a_basket_id_of_another_user_is_already_taken(service: InProcess) -> Non
 
     assert code is grpc.StatusCode.ALREADY_EXISTS
     assert detail(status, error_details_pb2.ResourceInfo).resource_name == "b-1"  # type: ignore[attr-defined]
+
+
+def test_the_catalog_is_listed_a_page_at_a_time_in_product_id_order(service: InProcess) -> None:
+    for name in ("cap", "tea"):
+        service.units.store.add_product(Product(name, name.title(), Decimal("3.10"), "USD", "x", 2))
+
+    first = service.ok("ListProducts", bpb.ListProductsRequest(page_size=2))
+    second = service.ok(
+        "ListProducts", bpb.ListProductsRequest(page_size=2, page_token=first.next_page_token)
+    )
+
+    assert [p.product_id for p in first.products] == ["cap", "mug"]
+    assert [p.product_id for p in second.products] == ["tea"] and not second.next_page_token
+    mug = first.products[1]
+    assert (mug.product_name, mug.retail_price.amount.value, mug.stock) == ("Mug", "12.50", 5)
+
+
+def test_a_products_page_with_a_foreign_token_or_size_is_invalid(service: InProcess) -> None:
+    request = bpb.ListProductsRequest(page_size=101, page_token="bm90LWEtdG9rZW4=")
+
+    _, code, status = service.call("ListProducts", request)
+
+    assert code is grpc.StatusCode.INVALID_ARGUMENT
+    fields = {v.field for v in detail(status, error_details_pb2.BadRequest).field_violations}  # type: ignore[attr-defined]
+    assert fields == {"page_size", "page_token"}

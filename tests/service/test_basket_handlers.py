@@ -215,3 +215,13 @@ def test_another_users_basket_is_refused_and_unchanged(
 
     assert str(refused.value) == "basket b-1 belongs to another user"  # not the cart's id
     assert len(units.store.events) == events_before
+
+
+def test_the_catalog_is_read_a_page_after_a_product_id(
+    handlers: BasketHandlers, units: MemoryUnits
+) -> None:
+    first = run(handlers.products("", 1))
+    rest = run(handlers.products(first[-1].id, 10))
+
+    assert [p.id for p in first] == ["cap"] and [p.id for p in rest] == ["mug"]
+    assert units.store.events == []

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from cartservice.type.v1 import decimal_pb2 as cartservice_dot_type_dot_v1_dot_decimal__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"cartservice/basket/v1/basket.proto\x12\x15\x63\x61rtservice.basket.v1\x1a!cartservice/type/v1/decimal.proto\"G\n\x05Money\x12,\n\x06\x61mount\x18\x01 \x01(\x0b\x32\x1c.cartservice.type.v1.Decimal\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\"\xb2\x01\n\x08LineItem\x12\x14\n\x0cline_item_id\x18\x01 \x01(\t\x12\x12\n\nproduct_id\x18\x02 \x01(\t\x12\x14\n\x0cproduct_name\x18\x03 \x01(\t\x12\x32\n\x0cretail_price\x18\x04 \x01(\x0b\x32\x1c.cartservice.basket.v1.Money\x12\x32\n\x0cquoted_price\x18\x05 \x01(\x0b\x32\x1c.cartservice.basket.v1.Money\"m\n\x0eProviderBasket\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x15\n\rline_item_ids\x18\x02 \x03(\t\x12\x32\n\x0cquoted_total\x18\x03 \x01(\x0b\x32\x1c.cartservice.basket.v1.Money\"n\n\rPaymentIntent\x12\x19\n\x11payment_intent_id\x18\x01 \x01(\t\x12,\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x1c.cartservice.basket.v1.Money\x12\x14\n\x0c\x63reated_time\x18\x03 \x01(\x03\"\xc0\x03\n\x06\x42\x61sket\x12\x11\n\tbasket_id\x18\x01 \x01(\t\x12\x18\n\x10sales_channel_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61rt_id\x18\x03 \x01(\x03\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\r\n\x05stage\x18\x05 \x01(\t\x12.\n\x05items\x18\x06 \x03(\x0b\x32\x1f.cartservice.basket.v1.LineItem\x12\x17\n\npromo_code\x18\x07 \x01(\tH\x00\x88\x01\x01\x12?\n\x10provider_baskets\x18\x08 \x03(\x0b\x32%.cartservice.basket.v1.ProviderBasket\x12\x32\n\x0cretail_total\x18\t \x01(\x0b\x32\x1c.cartservice.basket.v1.Money\x12\x32\n\x0cquoted_total\x18\n \x01(\x0b\x32\x1c.cartservice.basket.v1.Money\x12<\n\x0epayment_intent\x18\x0b \x01(\x0b\x32$.cartservice.basket.v1.PaymentIntent\x12\x19\n\x11payment_reference\x18\x0c \x01(\tB\r\n\x0b_promo_code\"v\n\rBasketUpdated\x12.\n\x05items\x18\x01 \x03(\x0b\x32\x1f.cartservice.basket.v1.LineItem\x12\x17\n\npromo_code\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\r\n\x05stage\x18\x03 \x01(\tB\r\n\x0b_promo_code\"8\n\x11SomethingHappened\x12\x12\n\nerror_code\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"cartservice/basket/v1/basket.proto\x12\x15\x63\x61rtservice.basket.v1\x1a!cartservice/type/v1/decimal.proto\"G\n\x05Money\x12,\n\x06\x61mount\x18\x01 \x01(\x0b\x32\x1c.cartservice.type.v1.Decimal\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\"\xb2\x01\n\x08LineItem\x12\x14\n\x0cline_item_id\x18\x01 \x01(\t\x12\x12\n\nproduct_id\x18\x02 \x01(\t\x12\x14\n\x0cproduct_name\x18\x03 \x01(\t\x12\x32\n\x0cretail_price\x18\x04 \x01(\x0b\x32\x1c.cartservice.basket.v1.Money\x12\x32\n\x0cquoted_price\x18\x05 \x01(\x0b\x32\x1c.cartservice.basket.v1.Money\"\x88\x01\n\x07Product\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x14\n\x0cproduct_name\x18\x02 \x01(\t\x12\x32\n\x0cretail_price\x18\x03 \x01(\x0b\x32\x1c.cartservice.basket.v1.Money\x12\x10\n\x08provider\x18\x04 \x01(\t\x12\r\n\x05stock\x18\x05 \x01(\x03\"m\n\x0eProviderBasket\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x15\n\rline_item_ids\x18\x02 \x03(\t\x12\x32\n\x0cquoted_total\x18\x03 \x01(\x0b\x32\x1c.cartservice.basket.v1.Money\"n\n\rPaymentIntent\x12\x19\n\x11payment_intent_id\x18\x01 \x01(\t\x12,\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x1c.cartservice.basket.v1.Money\x12\x14\n\x0c\x63reated_time\x18\x03 \x01(\x03\"\xc0\x03\n\x06\x42\x61sket\x12\x11\n\tbasket_id\x18\x01 \x01(\t\x12\x18\n\x10sales_channel_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61rt_id\x18\x03 \x01(\x03\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\r\n\x05stage\x18\x05 \x01(\t\x12.\n\x05items\x18\x06 \x03(\x0b\x32\x1f.cartservice.basket.v1.LineItem\x12\x17\n\npromo_code\x18\x07 \x01(\tH\x00\x88\x01\x01\x12?\n\x10provider_baskets\x18\x08 \x03(\x0b\x32%.cartservice.basket.v1.ProviderBasket\x12\x32\n\x0cretail_total\x18\t \x01(\x0b\x32\x1c.cartservice.basket.v1.Money\x12\x32\n\x0cquoted_total\x18\n \x01(\x0b\x32\x1c.cartservice.basket.v1.Money\x12<\n\x0epayment_intent\x18\x0b \x01(\x0b\x32$.cartservice.basket.v1.PaymentIntent\x12\x19\n\x11payment_reference\x18\x0c \x01(\tB\r\n\x0b_promo_code\"v\n\rBasketUpdated\x12.\n\x05items\x18\x01 \x03(\x0b\x32\x1f.cartservice.basket.v1.LineItem\x12\x17\n\npromo_code\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\r\n\x05stage\x18\x03 \x01(\tB\r\n\x0b_promo_code\"8\n\x11SomethingHappened\x12\x12\n\nerror_code\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,14 +36,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MONEY']._serialized_end=167
   _globals['_LINEITEM']._serialized_start=170
   _globals['_LINEITEM']._serialized_end=348
-  _globals['_PROVIDERBASKET']._serialized_start=350
-  _globals['_PROVIDERBASKET']._serialized_end=459
-  _globals['_PAYMENTINTENT']._serialized_start=461
-  _globals['_PAYMENTINTENT']._serialized_end=571
-  _globals['_BASKET']._serialized_start=574
-  _globals['_BASKET']._serialized_end=1022
-  _globals['_BASKETUPDATED']._serialized_start=1024
-  _globals['_BASKETUPDATED']._serialized_end=1142
-  _globals['_SOMETHINGHAPPENED']._serialized_start=1144
-  _globals['_SOMETHINGHAPPENED']._serialized_end=1200
+  _globals['_PRODUCT']._serialized_start=351
+  _globals['_PRODUCT']._serialized_end=487
+  _globals['_PROVIDERBASKET']._serialized_start=489
+  _globals['_PROVIDERBASKET']._serialized_end=598
+  _globals['_PAYMENTINTENT']._serialized_start=600
+  _globals['_PAYMENTINTENT']._serialized_end=710
+  _globals['_BASKET']._serialized_start=713
+  _globals['_BASKET']._serialized_end=1161
+  _globals['_BASKETUPDATED']._serialized_start=1163
+  _globals['_BASKETUPDATED']._serialized_end=1281
+  _globals['_SOMETHINGHAPPENED']._serialized_start=1283
+  _globals['_SOMETHINGHAPPENED']._serialized_end=1339
 # @@protoc_insertion_point(module_scope)

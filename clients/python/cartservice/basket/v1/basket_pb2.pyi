@@ -88,6 +88,42 @@ class LineItem(_message.Message):
 Global___LineItem: _TypeAlias = LineItem  # noqa: Y015
 
 @_typing.final
+class Product(_message.Message):
+    """A product of the catalog, as a storefront lists it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_NAME_FIELD_NUMBER: _builtins.int
+    RETAIL_PRICE_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    STOCK_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    product_name: _builtins.str
+    provider: _builtins.str
+    """The supplier; stock is reserved per provider basket."""
+    stock: _builtins.int
+    """Units left to sell now; AddItem of a product without stock answers UnavailableProduct."""
+    @_builtins.property
+    def retail_price(self) -> Global___Money: ...
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+        product_name: _builtins.str = ...,
+        retail_price: Global___Money | None = ...,
+        provider: _builtins.str = ...,
+        stock: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["retail_price", b"retail_price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product_id", b"product_id", "product_name", b"product_name", "provider", b"provider", "retail_price", b"retail_price", "stock", b"stock"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Product: _TypeAlias = Product  # noqa: Y015
+
+@_typing.final
 class ProviderBasket(_message.Message):
     """The lines of one provider (the product's supplier): stock is reserved per provider basket."""
 

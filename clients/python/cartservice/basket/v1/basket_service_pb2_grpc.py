@@ -99,6 +99,11 @@ class BasketServiceStub:
                 request_serializer=cartservice_dot_basket_dot_v1_dot_basket__service__pb2.WatchBasketRequest.SerializeToString,
                 response_deserializer=cartservice_dot_basket_dot_v1_dot_basket__service__pb2.WatchBasketResponse.FromString,
                 _registered_method=True)
+        self.ListProducts = channel.unary_unary(
+                '/cartservice.basket.v1.BasketService/ListProducts',
+                request_serializer=cartservice_dot_basket_dot_v1_dot_basket__service__pb2.ListProductsRequest.SerializeToString,
+                response_deserializer=cartservice_dot_basket_dot_v1_dot_basket__service__pb2.ListProductsResponse.FromString,
+                _registered_method=True)
 
 
 class BasketServiceServicer:
@@ -190,6 +195,13 @@ class BasketServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListProducts(self, request, context):
+        """The catalog's products, in product id order, a page at a time (what a storefront lists).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BasketServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -247,6 +259,11 @@ def add_BasketServiceServicer_to_server(servicer, server):
                     servicer.WatchBasket,
                     request_deserializer=cartservice_dot_basket_dot_v1_dot_basket__service__pb2.WatchBasketRequest.FromString,
                     response_serializer=cartservice_dot_basket_dot_v1_dot_basket__service__pb2.WatchBasketResponse.SerializeToString,
+            ),
+            'ListProducts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProducts,
+                    request_deserializer=cartservice_dot_basket_dot_v1_dot_basket__service__pb2.ListProductsRequest.FromString,
+                    response_serializer=cartservice_dot_basket_dot_v1_dot_basket__service__pb2.ListProductsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -556,6 +573,33 @@ class BasketService:
             '/cartservice.basket.v1.BasketService/WatchBasket',
             cartservice_dot_basket_dot_v1_dot_basket__service__pb2.WatchBasketRequest.SerializeToString,
             cartservice_dot_basket_dot_v1_dot_basket__service__pb2.WatchBasketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProducts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cartservice.basket.v1.BasketService/ListProducts',
+            cartservice_dot_basket_dot_v1_dot_basket__service__pb2.ListProductsRequest.SerializeToString,
+            cartservice_dot_basket_dot_v1_dot_basket__service__pb2.ListProductsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -67,6 +67,8 @@ class BasketServiceStub:
     change, in version order. A slow reader gets the latest state (versions may be skipped, never
     reordered); one that stalls is ended with UNAVAILABLE and resumes with from_version.
     """
+    ListProducts: _grpc.UnaryUnaryMultiCallable[_basket_service_pb2.ListProductsRequest, _basket_service_pb2.ListProductsResponse]
+    """The catalog's products, in product id order, a page at a time (what a storefront lists)."""
 
 @_typing.type_check_only
 class BasketServiceAsyncStub(BasketServiceStub):
@@ -107,6 +109,8 @@ class BasketServiceAsyncStub(BasketServiceStub):
     change, in version order. A slow reader gets the latest state (versions may be skipped, never
     reordered); one that stalls is ended with UNAVAILABLE and resumes with from_version.
     """
+    ListProducts: _aio.UnaryUnaryMultiCallable[_basket_service_pb2.ListProductsRequest, _basket_service_pb2.ListProductsResponse]  # type: ignore[assignment]
+    """The catalog's products, in product id order, a page at a time (what a storefront lists)."""
 
 class BasketServiceServicer(metaclass=_abc_1.ABCMeta):
     """The storefront basket API of seed 002, with the lifecycle of seed 000.
@@ -210,5 +214,13 @@ class BasketServiceServicer(metaclass=_abc_1.ABCMeta):
         change, in version order. A slow reader gets the latest state (versions may be skipped, never
         reordered); one that stalls is ended with UNAVAILABLE and resumes with from_version.
         """
+
+    @_abc_1.abstractmethod
+    def ListProducts(
+        self,
+        request: _basket_service_pb2.ListProductsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_basket_service_pb2.ListProductsResponse, _abc.Awaitable[_basket_service_pb2.ListProductsResponse]]:
+        """The catalog's products, in product id order, a page at a time (what a storefront lists)."""
 
 def add_BasketServiceServicer_to_server(servicer: BasketServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

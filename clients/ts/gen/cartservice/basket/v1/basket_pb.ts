@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cartservice/basket/v1/basket.proto.
  */
 export const file_cartservice_basket_v1_basket: GenFile = /*@__PURE__*/
-  fileDesc("CiJjYXJ0c2VydmljZS9iYXNrZXQvdjEvYmFza2V0LnByb3RvEhVjYXJ0c2VydmljZS5iYXNrZXQudjEiRwoFTW9uZXkSLAoGYW1vdW50GAEgASgLMhwuY2FydHNlcnZpY2UudHlwZS52MS5EZWNpbWFsEhAKCGN1cnJlbmN5GAIgASgJIrIBCghMaW5lSXRlbRIUCgxsaW5lX2l0ZW1faWQYASABKAkSEgoKcHJvZHVjdF9pZBgCIAEoCRIUCgxwcm9kdWN0X25hbWUYAyABKAkSMgoMcmV0YWlsX3ByaWNlGAQgASgLMhwuY2FydHNlcnZpY2UuYmFza2V0LnYxLk1vbmV5EjIKDHF1b3RlZF9wcmljZRgFIAEoCzIcLmNhcnRzZXJ2aWNlLmJhc2tldC52MS5Nb25leSJtCg5Qcm92aWRlckJhc2tldBIQCghwcm92aWRlchgBIAEoCRIVCg1saW5lX2l0ZW1faWRzGAIgAygJEjIKDHF1b3RlZF90b3RhbBgDIAEoCzIcLmNhcnRzZXJ2aWNlLmJhc2tldC52MS5Nb25leSJuCg1QYXltZW50SW50ZW50EhkKEXBheW1lbnRfaW50ZW50X2lkGAEgASgJEiwKBmFtb3VudBgCIAEoCzIcLmNhcnRzZXJ2aWNlLmJhc2tldC52MS5Nb25leRIUCgxjcmVhdGVkX3RpbWUYAyABKAMiwAMKBkJhc2tldBIRCgliYXNrZXRfaWQYASABKAkSGAoQc2FsZXNfY2hhbm5lbF9pZBgCIAEoCRIPCgdjYXJ0X2lkGAMgASgDEg8KB3ZlcnNpb24YBCABKAMSDQoFc3RhZ2UYBSABKAkSLgoFaXRlbXMYBiADKAsyHy5jYXJ0c2VydmljZS5iYXNrZXQudjEuTGluZUl0ZW0SFwoKcHJvbW9fY29kZRgHIAEoCUgAiAEBEj8KEHByb3ZpZGVyX2Jhc2tldHMYCCADKAsyJS5jYXJ0c2VydmljZS5iYXNrZXQudjEuUHJvdmlkZXJCYXNrZXQSMgoMcmV0YWlsX3RvdGFsGAkgASgLMhwuY2FydHNlcnZpY2UuYmFza2V0LnYxLk1vbmV5EjIKDHF1b3RlZF90b3RhbBgKIAEoCzIcLmNhcnRzZXJ2aWNlLmJhc2tldC52MS5Nb25leRI8Cg5wYXltZW50X2ludGVudBgLIAEoCzIkLmNhcnRzZXJ2aWNlLmJhc2tldC52MS5QYXltZW50SW50ZW50EhkKEXBheW1lbnRfcmVmZXJlbmNlGAwgASgJQg0KC19wcm9tb19jb2RlInYKDUJhc2tldFVwZGF0ZWQSLgoFaXRlbXMYASADKAsyHy5jYXJ0c2VydmljZS5iYXNrZXQudjEuTGluZUl0ZW0SFwoKcHJvbW9fY29kZRgCIAEoCUgAiAEBEg0KBXN0YWdlGAMgASgJQg0KC19wcm9tb19jb2RlIjgKEVNvbWV0aGluZ0hhcHBlbmVkEhIKCmVycm9yX2NvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCWIGcHJvdG8z", [file_cartservice_type_v1_decimal]);
+  fileDesc("CiJjYXJ0c2VydmljZS9iYXNrZXQvdjEvYmFza2V0LnByb3RvEhVjYXJ0c2VydmljZS5iYXNrZXQudjEiRwoFTW9uZXkSLAoGYW1vdW50GAEgASgLMhwuY2FydHNlcnZpY2UudHlwZS52MS5EZWNpbWFsEhAKCGN1cnJlbmN5GAIgASgJIrIBCghMaW5lSXRlbRIUCgxsaW5lX2l0ZW1faWQYASABKAkSEgoKcHJvZHVjdF9pZBgCIAEoCRIUCgxwcm9kdWN0X25hbWUYAyABKAkSMgoMcmV0YWlsX3ByaWNlGAQgASgLMhwuY2FydHNlcnZpY2UuYmFza2V0LnYxLk1vbmV5EjIKDHF1b3RlZF9wcmljZRgFIAEoCzIcLmNhcnRzZXJ2aWNlLmJhc2tldC52MS5Nb25leSKIAQoHUHJvZHVjdBISCgpwcm9kdWN0X2lkGAEgASgJEhQKDHByb2R1Y3RfbmFtZRgCIAEoCRIyCgxyZXRhaWxfcHJpY2UYAyABKAsyHC5jYXJ0c2VydmljZS5iYXNrZXQudjEuTW9uZXkSEAoIcHJvdmlkZXIYBCABKAkSDQoFc3RvY2sYBSABKAMibQoOUHJvdmlkZXJCYXNrZXQSEAoIcHJvdmlkZXIYASABKAkSFQoNbGluZV9pdGVtX2lkcxgCIAMoCRIyCgxxdW90ZWRfdG90YWwYAyABKAsyHC5jYXJ0c2VydmljZS5iYXNrZXQudjEuTW9uZXkibgoNUGF5bWVudEludGVudBIZChFwYXltZW50X2ludGVudF9pZBgBIAEoCRIsCgZhbW91bnQYAiABKAsyHC5jYXJ0c2VydmljZS5iYXNrZXQudjEuTW9uZXkSFAoMY3JlYXRlZF90aW1lGAMgASgDIsADCgZCYXNrZXQSEQoJYmFza2V0X2lkGAEgASgJEhgKEHNhbGVzX2NoYW5uZWxfaWQYAiABKAkSDwoHY2FydF9pZBgDIAEoAxIPCgd2ZXJzaW9uGAQgASgDEg0KBXN0YWdlGAUgASgJEi4KBWl0ZW1zGAYgAygLMh8uY2FydHNlcnZpY2UuYmFza2V0LnYxLkxpbmVJdGVtEhcKCnByb21vX2NvZGUYByABKAlIAIgBARI/ChBwcm92aWRlcl9iYXNrZXRzGAggAygLMiUuY2FydHNlcnZpY2UuYmFza2V0LnYxLlByb3ZpZGVyQmFza2V0EjIKDHJldGFpbF90b3RhbBgJIAEoCzIcLmNhcnRzZXJ2aWNlLmJhc2tldC52MS5Nb25leRIyCgxxdW90ZWRfdG90YWwYCiABKAsyHC5jYXJ0c2VydmljZS5iYXNrZXQudjEuTW9uZXkSPAoOcGF5bWVudF9pbnRlbnQYCyABKAsyJC5jYXJ0c2VydmljZS5iYXNrZXQudjEuUGF5bWVudEludGVudBIZChFwYXltZW50X3JlZmVyZW5jZRgMIAEoCUINCgtfcHJvbW9fY29kZSJ2Cg1CYXNrZXRVcGRhdGVkEi4KBWl0ZW1zGAEgAygLMh8uY2FydHNlcnZpY2UuYmFza2V0LnYxLkxpbmVJdGVtEhcKCnByb21vX2NvZGUYAiABKAlIAIgBARINCgVzdGFnZRgDIAEoCUINCgtfcHJvbW9fY29kZSI4ChFTb21ldGhpbmdIYXBwZW5lZBISCgplcnJvcl9jb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAliBnByb3RvMw", [file_cartservice_type_v1_decimal]);
 
 /**
  * An amount of money: an exact decimal and its ISO 4217 currency code.
@@ -81,6 +81,49 @@ export const LineItemSchema: GenMessage<LineItem> = /*@__PURE__*/
   messageDesc(file_cartservice_basket_v1_basket, 1);
 
 /**
+ * A product of the catalog, as a storefront lists it.
+ *
+ * @generated from message cartservice.basket.v1.Product
+ */
+export type Product = Message<"cartservice.basket.v1.Product"> & {
+  /**
+   * @generated from field: string product_id = 1;
+   */
+  productId: string;
+
+  /**
+   * @generated from field: string product_name = 2;
+   */
+  productName: string;
+
+  /**
+   * @generated from field: cartservice.basket.v1.Money retail_price = 3;
+   */
+  retailPrice?: Money | undefined;
+
+  /**
+   * The supplier; stock is reserved per provider basket.
+   *
+   * @generated from field: string provider = 4;
+   */
+  provider: string;
+
+  /**
+   * Units left to sell now; AddItem of a product without stock answers UnavailableProduct.
+   *
+   * @generated from field: int64 stock = 5;
+   */
+  stock: bigint;
+};
+
+/**
+ * Describes the message cartservice.basket.v1.Product.
+ * Use `create(ProductSchema)` to create a new message.
+ */
+export const ProductSchema: GenMessage<Product> = /*@__PURE__*/
+  messageDesc(file_cartservice_basket_v1_basket, 2);
+
+/**
  * The lines of one provider (the product's supplier): stock is reserved per provider basket.
  *
  * @generated from message cartservice.basket.v1.ProviderBasket
@@ -107,7 +150,7 @@ export type ProviderBasket = Message<"cartservice.basket.v1.ProviderBasket"> & {
  * Use `create(ProviderBasketSchema)` to create a new message.
  */
 export const ProviderBasketSchema: GenMessage<ProviderBasket> = /*@__PURE__*/
-  messageDesc(file_cartservice_basket_v1_basket, 2);
+  messageDesc(file_cartservice_basket_v1_basket, 3);
 
 /**
  * Created by CreatePaymentIntent; the basket is immutable while it exists.
@@ -138,7 +181,7 @@ export type PaymentIntent = Message<"cartservice.basket.v1.PaymentIntent"> & {
  * Use `create(PaymentIntentSchema)` to create a new message.
  */
 export const PaymentIntentSchema: GenMessage<PaymentIntent> = /*@__PURE__*/
-  messageDesc(file_cartservice_basket_v1_basket, 3);
+  messageDesc(file_cartservice_basket_v1_basket, 4);
 
 /**
  * The whole basket, as GetBasket and every basket RPC answer it.
@@ -222,7 +265,7 @@ export type Basket = Message<"cartservice.basket.v1.Basket"> & {
  * Use `create(BasketSchema)` to create a new message.
  */
 export const BasketSchema: GenMessage<Basket> = /*@__PURE__*/
-  messageDesc(file_cartservice_basket_v1_basket, 4);
+  messageDesc(file_cartservice_basket_v1_basket, 5);
 
 /**
  * Seed 002's BasketUpdated payload: the complete basket state a storefront renders.
@@ -251,7 +294,7 @@ export type BasketUpdated = Message<"cartservice.basket.v1.BasketUpdated"> & {
  * Use `create(BasketUpdatedSchema)` to create a new message.
  */
 export const BasketUpdatedSchema: GenMessage<BasketUpdated> = /*@__PURE__*/
-  messageDesc(file_cartservice_basket_v1_basket, 5);
+  messageDesc(file_cartservice_basket_v1_basket, 6);
 
 /**
  * Seed 002's SomethingHappened payload: an error of a call on this basket.
@@ -277,5 +320,5 @@ export type SomethingHappened = Message<"cartservice.basket.v1.SomethingHappened
  * Use `create(SomethingHappenedSchema)` to create a new message.
  */
 export const SomethingHappenedSchema: GenMessage<SomethingHappened> = /*@__PURE__*/
-  messageDesc(file_cartservice_basket_v1_basket, 6);
+  messageDesc(file_cartservice_basket_v1_basket, 7);
 
