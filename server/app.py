@@ -10,6 +10,8 @@ import signal
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from ssl import CERT_REQUIRED
+from typing import Any
 
 import grpc
 from cartservice.basket.v1 import basket_service_pb2, basket_service_pb2_grpc
@@ -22,6 +24,7 @@ from server import grpc_runtime, metrics, tracing
 from server.api import basket_watch, reflection, validation
 from server.api.access_log import AccessLogInterceptor
 from server.api.basket_servicer import BasketServicer
+from server.api.browser import BrowserGateway, cors_origins
 from server.api.cart_servicer import CartServicer
 from server.api.errors import ErrorTranslationInterceptor
 from server.api.health import PROBE_TIMEOUT_S, DatabaseHealth
@@ -101,6 +104,7 @@ async def serve(settings: Settings) -> None:
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable(server, (CART_SERVICE, BASKET_SERVICE, health.SERVICE_NAME))
     port = _listen(server, settings)
+    gateway = _browser_gateway(server, settings) if settings.browser_port else None
     background_stop = asyncio.Event()
     background: list[asyncio.Task[None]] = []
     if settings.metrics_port:
@@ -125,6 +129,10 @@ async def serve(settings: Settings) -> None:
     if relay:
         background.append(asyncio.create_task(relay.run(background_stop)))
         log_destinations(log, settings, "outbox relay in process")
+    if gateway:
+        await gateway.start()
+        scheme = "https" if settings.tls_cert_file else "http"
+        log.info("browser endpoint on %s://%s:%d", scheme, settings.host, gateway.port)
     _announce(settings.host, port)
 
     await _wait_for_stop_signal()
@@ -132,6 +140,8 @@ async def serve(settings: Settings) -> None:
     await health_servicer.enter_graceful_shutdown()
     # Open watches end now with UNAVAILABLE, so their clients reconnect to another server.
     feed.close("server shutting down")
+    if gateway:
+        await gateway.stop()
     await server.stop(settings.grace_period)
     # Calls are done; the relay finishes its round and stops. Unsent rows stay in the outbox.
     background_stop.set()
@@ -253,6 +263,29 @@ def _listen(server: grpc.aio.Server, settings: Settings) -> int:
         return int(server.add_secure_port(address, credentials))
     except RuntimeError as error:
         raise CannotListen(_why_not_listening(settings)) from error
+
+
+def _browser_gateway(server: grpc.aio.Server, settings: Settings) -> BrowserGateway:
+    tls: dict[str, Any] = {}
+    if settings.tls_cert_file:
+        tls = {"ssl_certfile": settings.tls_cert_file, "ssl_keyfile": settings.tls_key_file}
+        if settings.tls_client_ca_file:
+            tls |= {"ssl_ca_certs": settings.tls_client_ca_file, "ssl_cert_reqs": CERT_REQUIRED}
+    try:
+        return BrowserGateway(
+            server,
+            host=settings.host,
+            port=settings.browser_port,
+            origins=cors_origins(settings.cors_origins),
+            tls=tls,
+            grace_seconds=settings.grace_period,
+            read_max_bytes=settings.max_message_bytes,
+            share_port=bool(os.environ.get(READY_FILE_ENV)),
+        )
+    except OSError as error:
+        raise CannotListen(
+            f"--browser-port {settings.browser_port} on {settings.host}: {error.strerror}"
+        ) from None
 
 
 def _tls_credentials(settings: Settings) -> grpc.ServerCredentials:

@@ -111,6 +111,16 @@ class Settings:
         "Port of the Prometheus metrics endpoint (HTTP, on --host, path /metrics); 0: off.",
         groups=("serve", "relay"),
     )
+    browser_port: int = setting(
+        0,
+        "Port of the browser endpoint (Connect and gRPC-Web over HTTP/1.1, on --host, with the "
+        "server's TLS files when it has them); 0: off.",
+    )
+    cors_origins: str = setting(
+        "",
+        "Comma-separated origins whose pages may call the browser endpoint, e.g. "
+        "http://localhost:8080; * for any; empty: none.",
+    )
     otlp_endpoint: str = setting(
         "",
         "OTLP/gRPC collector for traces, e.g. http://127.0.0.1:4317; empty (and no "
@@ -204,7 +214,7 @@ CHOICES = {
 }
 # Numbers below these make no sense (0 means "none" or "grpc's default" where the help says so).
 MINIMUMS = {"workers": 1, "relay_workers": 1, "relay_batch_size": 1, "db_pool_size": 1}
-MAXIMUMS = {"port": 65_535, "metrics_port": 65_535}
+MAXIMUMS = {"port": 65_535, "metrics_port": 65_535, "browser_port": 65_535}
 
 
 def env_name(name: str) -> str:
