@@ -69,7 +69,11 @@ class Browser:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     workdir = tmp_path_factory.mktemp("browser")
     process = ServerProcess.on_own_sqlite(
-        workdir, "--browser-port", str(free_port()), "--cors-origins", f"{PAGE_ORIGIN}, http://shop.test"
+        workdir,
+        "--browser-port",
+        str(free_port()),
+        "--cors-origins",
+        f"{PAGE_ORIGIN}, http://shop.test",
     )
     yield process
     process.stop()
