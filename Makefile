@@ -9,9 +9,12 @@ INSTALLED := $(VENV)/.installed
 TS := clients/ts
 TS_INSTALLED := $(TS)/node_modules/.installed
 RUNTIME := $(VENV)/.runtime
+# Debian's Chromium, for the storefront page's browser test (playwright-core brings no browser).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PIP_VERSION := 26.3
 
-.PHONY: run test bench gen check-gen lint breaking ci clean lock
+.PHONY: run storefront test bench gen check-gen lint breaking ci clean lock
 
 ## run: install the runtime into .venv, migrate the embedded SQLite database and serve on 127.0.0.1:50051
 run: $(RUNTIME)
@@ -26,9 +29,25 @@ run: $(RUNTIME)
 	echo "  grpcurl -plaintext -H 'authorization: Bearer $$token' -d '{}' 127.0.0.1:$$port cartservice.cart.v1.CartService/CreateCart"; \
 	wait $$server
 
+## storefront: `make run` with the browser endpoint on 8091, and the storefront page on
+## http://127.0.0.1:8080 calling it (STOREFRONT_PORT and BROWSER_PORT change them)
+storefront: $(RUNTIME) $(TS_INSTALLED)
+	@cd $(TS) && npx tsc -p .
+	@page=$${STOREFRONT_PORT:-8080}; api=$${BROWSER_PORT:-8091}; port=$${CARTSERVICE_PORT:-50051}; \
+	$(BIN)/cartservice serve --browser-port $$api --cors-origins http://127.0.0.1:$$page & server=$$!; \
+	trap 'kill -INT $$server 2>/dev/null; wait $$server; exit 0' INT TERM; \
+	until $(BIN)/cartservice health --address 127.0.0.1:$$port --timeout 1 >/dev/null 2>&1; do \
+		kill -0 $$server 2>/dev/null || exit 1; sleep 0.2; \
+	done; \
+	token=$$($(BIN)/cartservice token --user-id 1 --collection-id 4982 --roles ROLE_USER --ttl 12h) && \
+	node $(TS)/dist/storefront/serve.js --api http://127.0.0.1:$$api --token "$$token" --port $$page & page_server=$$!; \
+	trap 'kill $$page_server 2>/dev/null; kill -INT $$server 2>/dev/null; wait $$server; exit 0' INT TERM; \
+	wait $$server
+
 ## test: install with the test extras and run the whole suite (PostgreSQL and SQLite), then the
-## TypeScript client's tests (Node's test runner against real servers)
-test: $(INSTALLED) $(TS_INSTALLED)
+## TypeScript client's tests (Node's test runner against real servers, the storefront page in
+## Debian's Chromium, installed here when missing)
+test: $(INSTALLED) $(TS_INSTALLED) $(CHROMIUM)
 	$(BIN)/pytest
 	cd $(TS) && npm test
 
@@ -89,6 +108,10 @@ $(INSTALLED): requirements/dev.lock pyproject.toml | $(BIN)/python
 ## lock: refresh requirements/*.lock from pyproject.toml
 lock: $(INSTALLED)
 	scripts/lock.sh
+
+$(CHROMIUM):
+	$(SUDO) apt-get install -y --no-install-recommends chromium \
+		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium)
 
 $(TS_INSTALLED): $(TS)/package-lock.json
 	cd $(TS) && npm ci --silent --no-audit --no-fund

@@ -12,6 +12,7 @@ import socket
 import struct
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,6 +123,32 @@ def test_a_connect_call_in_protobuf_bytes_gets_protobuf_bytes(browser: Browser) 
     assert (status, headers["content-type"]) == (200, "application/proto")
     page = pb.ListProductsResponse.FromString(body)
     assert len(page.products) == 1 and page.next_page_token
+
+
+def test_a_read_without_side_effects_may_be_a_get_and_a_change_may_not(
+    browser: Browser,
+) -> None:
+    status, content_type, body = _get(browser, "ListProducts", {"pageSize": 1})
+    refused, _, _ = _get(browser, "AddItem", {"basketId": "b-1", "productId": "x"})
+
+    assert (status, content_type) == (200, "application/json")
+    assert len(json.loads(body)["products"]) == 1
+    assert refused == 405
+
+
+def _get(browser: Browser, method: str, message: dict[str, Any]) -> tuple[int, str, bytes]:
+    query = urllib.parse.urlencode(
+        {"connect": "v1", "encoding": "json", "message": json.dumps(message)}
+    )
+    connection = http.client.HTTPConnection("127.0.0.1", browser.port, timeout=10)
+    try:
+        connection.request(
+            "GET", f"{BASKETS}/{method}?{query}", headers={"authorization": f"Bearer {token()}"}
+        )
+        response = connection.getresponse()
+        return response.status, response.getheader("content-type", ""), response.read()
+    finally:
+        connection.close()
 
 
 def test_a_call_without_a_token_is_unauthenticated(browser: Browser) -> None:

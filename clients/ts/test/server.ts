@@ -20,10 +20,14 @@ export class ServerProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  static async start(dataDir = mkdtempSync(join(tmpdir(), "cartservice-ts-")), port = 0) {
+  static async start(
+    dataDir = mkdtempSync(join(tmpdir(), "cartservice-ts-")),
+    port = 0,
+    extra: string[] = [],
+  ) {
     const child = spawn(
       PYTHON,
-      ["-m", "server", "serve", "--port", String(port), "--data-dir", dataDir],
+      ["-m", "server", "serve", "--port", String(port), "--data-dir", dataDir, ...extra],
       { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
     );
     const serving = await new Promise<number>((done, fail) => {
