@@ -12,6 +12,13 @@ RUNTIME := $(VENV)/.runtime
 # Debian's Chromium, for the storefront page's browser test (playwright-core brings no browser).
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian's toolchains for the Go and Java recipe (README, "Go, Java and the rest").
+GO_JAVA := /usr/share/java/perfmark-api.jar
+GO_JAVA_PACKAGES := protobuf-compiler protoc-gen-go protoc-gen-go-grpc golang-go \
+	golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev golang-google-grpc-dev \
+	protobuf-compiler-grpc-java-plugin default-jdk-headless libprotobuf-java libgrpc-java \
+	libnetty-java libperfmark-java
+APT_INSTALL := $(SUDO) apt-get install -y --no-install-recommends
 PIP_VERSION := 26.3
 
 .PHONY: run storefront test bench gen check-gen lint breaking ci clean lock
@@ -47,7 +54,7 @@ storefront: $(RUNTIME) $(TS_INSTALLED)
 ## test: install with the test extras and run the whole suite (PostgreSQL and SQLite), then the
 ## TypeScript client's tests (Node's test runner against real servers, the storefront page in
 ## Debian's Chromium, installed here when missing)
-test: $(INSTALLED) $(TS_INSTALLED) $(CHROMIUM)
+test: $(INSTALLED) $(TS_INSTALLED) $(CHROMIUM) $(GO_JAVA)
 	$(BIN)/pytest
 	cd $(TS) && npm test
 
@@ -110,8 +117,10 @@ lock: $(INSTALLED)
 	scripts/lock.sh
 
 $(CHROMIUM):
-	$(SUDO) apt-get install -y --no-install-recommends chromium \
-		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium)
+	$(APT_INSTALL) chromium || ($(SUDO) apt-get update && $(APT_INSTALL) chromium)
+
+$(GO_JAVA):
+	$(APT_INSTALL) $(GO_JAVA_PACKAGES) || ($(SUDO) apt-get update && $(APT_INSTALL) $(GO_JAVA_PACKAGES))
 
 $(TS_INSTALLED): $(TS)/package-lock.json
 	cd $(TS) && npm ci --silent --no-audit --no-fund

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -198,3 +199,10 @@ def violations(error: grpc.RpcError) -> dict[str, str]:
     bad = [d for d in details(error) if isinstance(d, error_details_pb2.BadRequest)]
     assert bad, f"no BadRequest in {details(error)}"
     return {v.field: v.description for v in bad[0].field_violations}
+
+
+def readme_blocks(language: str) -> list[str]:
+    """The README's fenced blocks of one language, as they are written."""
+    readme = Path(__file__).parents[1] / "README.md"
+    fence = f"```{language}\n"
+    return [part.split("```", 1)[0] for part in readme.read_text().split(fence)[1:]]

@@ -10,15 +10,11 @@ from pathlib import Path
 
 from tests.identities import token
 from tests.servers import ServerProcess
+from tests.support import readme_blocks
 
 ROOT = Path(__file__).parents[1]
 CREATE_CART = ROOT / "clients/python/examples/create_cart.py"
 STOREFRONT = ROOT / "clients/python/examples/storefront.py"
-
-
-def readme_blocks(language: str) -> list[str]:
-    fence = f"```{language}\n"
-    return [part.split("```", 1)[0] for part in (ROOT / "README.md").read_text().split(fence)[1:]]
 
 
 def test_the_readme_shows_the_python_example_as_it_is() -> None:
