@@ -10,6 +10,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 import tomllib
 from collections.abc import Iterator
 from concurrent import futures
@@ -98,12 +99,12 @@ def test_calls_carry_the_token_of_the_moment_and_fail_with_typed_errors(
         anonymous.carts.CreateCart(a_cart())
 
 
-def test_calls_get_a_default_deadline(server: ServerProcess) -> None:
-    with Client(server.address, token=token(), timeout_s=0.001) as client:
+def test_calls_get_a_default_deadline(slow: str) -> None:
+    with Client(slow, token="t", timeout_s=0.05) as client:
         with pytest.raises(DeadlineExceeded):
-            client.carts.CreateCart(a_cart())
+            client.carts.GetCart(pb.GetCartRequest(cart_id=5))
         # A deadline given with the call replaces the default.
-        assert client.carts.CreateCart(a_cart(), timeout=10).carts[0].id > 0
+        assert client.carts.GetCart(pb.GetCartRequest(cart_id=5), timeout=10).cart.id == 5
 
 
 class FlakyGetCart(grpc.GenericRpcHandler):
@@ -125,6 +126,23 @@ class FlakyGetCart(grpc.GenericRpcHandler):
         if self.attempts <= self.failures:
             context.abort(grpc.StatusCode.UNAVAILABLE, "shutting down")
         return pb.GetCartResponse(cart=r.Cart(id=request.cart_id))
+
+
+class SlowGetCart(FlakyGetCart):
+    """A server whose GetCart answers after 0.3 s: longer than a 50 ms deadline, always."""
+
+    def _get(self, request: pb.GetCartRequest, context: grpc.ServicerContext) -> Any:
+        time.sleep(0.3)
+        return super()._get(request, context)
+
+
+@pytest.fixture
+def slow() -> Iterator[str]:
+    fake = grpc.server(futures.ThreadPoolExecutor(2), handlers=[SlowGetCart(failures=0)])
+    port = fake.add_insecure_port("127.0.0.1:0")
+    fake.start()
+    yield f"127.0.0.1:{port}"
+    fake.stop(None)
 
 
 @pytest.fixture
