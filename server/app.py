@@ -15,7 +15,12 @@ from typing import Any
 
 import grpc
 from cartservice.basket.v1 import basket_service_pb2, basket_service_pb2_grpc
-from cartservice.cart.v1 import cart_service_pb2, cart_service_pb2_grpc
+from cartservice.cart.v1 import (
+    cart_service_pb2,
+    cart_service_pb2_grpc,
+    catalog_service_pb2,
+    catalog_service_pb2_grpc,
+)
 from grpc_health.v1 import health, health_pb2_grpc
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +31,7 @@ from server.api.access_log import AccessLogInterceptor
 from server.api.basket_servicer import BasketServicer
 from server.api.browser import BrowserGateway, cors_origins
 from server.api.cart_servicer import CartServicer
+from server.api.catalog_servicer import CatalogServicer
 from server.api.errors import ErrorTranslationInterceptor
 from server.api.health import PROBE_TIMEOUT_S, DatabaseHealth
 from server.auth.interceptor import AuthenticationInterceptor
@@ -35,8 +41,9 @@ from server.events.relay import OutboxRelay, report_backlog
 from server.events.setup import DESTINATIONS, log_destinations, outbox_relay
 from server.service.baskets import BasketHandlers
 from server.service.carts import CartHandlers, CartLimits
+from server.service.catalogs import DEFAULT_COLLECTION, CatalogHandlers
 from server.store.database import create_engine, database_url, session_factory
-from server.store.demo_catalog import catalog_is_empty, load_demo_catalog
+from server.store.demo_catalog import demo_document
 from server.store.driver import Database, reachable
 from server.store.migrate import upgrade_to_head
 from server.store.outbox import OUTBOX_CHANNEL
@@ -50,6 +57,7 @@ log = logging.getLogger("cartservice")
 
 CART_SERVICE = cart_service_pb2.DESCRIPTOR.services_by_name["CartService"].full_name
 BASKET_SERVICE = basket_service_pb2.DESCRIPTOR.services_by_name["BasketService"].full_name
+CATALOG_SERVICE = catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name
 KEEPALIVE_OPTIONS = [
     # Long-lived connections behind load balancers: probe idle peers, tolerate client pings.
     ("grpc.keepalive_time_ms", 60_000),
@@ -74,7 +82,6 @@ async def serve(settings: Settings) -> None:
         await upgrade_to_head(engine)
         log.info("database migrated: %s", url.render_as_string(hide_password=True))
     sessions = session_factory(engine)
-    await _load_demo_catalog(settings, sessions)
     server = grpc.aio.server(
         interceptors=[
             *tracing.server_interceptors(),
@@ -100,11 +107,15 @@ async def serve(settings: Settings) -> None:
     basket_service_pb2_grpc.add_BasketServiceServicer_to_server(
         BasketServicer(baskets, feed), server
     )
+    catalogs = CatalogHandlers(units)
+    catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(catalogs), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable(server, (CART_SERVICE, BASKET_SERVICE, health.SERVICE_NAME))
+    reflection.enable(server, (CART_SERVICE, BASKET_SERVICE, CATALOG_SERVICE, health.SERVICE_NAME))
     port = _listen(server, settings)
     gateway = _browser_gateway(server, settings) if settings.browser_port else None
+    # After the ports are taken: a server that cannot listen stops before it opens connections.
+    await _load_demo_catalog(settings, catalogs)
     background_stop = asyncio.Event()
     background: list[asyncio.Task[None]] = []
     if settings.metrics_port:
@@ -120,7 +131,7 @@ async def serve(settings: Settings) -> None:
     await basket_watch.start_calls_in_empty_context(server)
     database_health = DatabaseHealth(
         health_servicer,
-        ("", CART_SERVICE, BASKET_SERVICE),
+        ("", CART_SERVICE, BASKET_SERVICE, CATALOG_SERVICE),
         lambda: reachable(url, PROBE_TIMEOUT_S),
     )
     await database_health.set_serving()
@@ -200,19 +211,23 @@ def _server_options(settings: Settings) -> list[tuple[str, int]]:
     return options
 
 
-async def _load_demo_catalog(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    if settings.demo_catalog == "never":
+async def _load_demo_catalog(settings: Settings, catalogs: CatalogHandlers) -> None:
+    """The demo catalog as the default one: `auto` loads it into the embedded database when it
+    has no default catalog, `always` whenever the default catalog is another document."""
+    if settings.demo_catalog == "never" or (
+        settings.demo_catalog == "auto" and settings.database_url
+    ):
         return
-    async with sessions() as session, session.begin():
-        if settings.demo_catalog == "auto" and (
-            settings.database_url or not await catalog_is_empty(session)
-        ):
-            return
-        added = await load_demo_catalog(session)
-    if added:
-        log.info("demo catalog loaded: %d products and promo codes", added)
+    loaded = await catalogs.store_unless_present(
+        DEFAULT_COLLECTION, demo_document(), replace_another=settings.demo_catalog == "always"
+    )
+    if loaded:
+        log.info(
+            "demo catalog loaded as the default catalog: %d skus, %d promotions (version %d)",
+            len(loaded.catalog.skus),
+            len(loaded.catalog.promotions),
+            loaded.version,
+        )
 
 
 async def run_relay(settings: Settings) -> None:

@@ -47,6 +47,20 @@ def _parser() -> argparse.ArgumentParser:
         help="Load the demo catalog (products and promo codes; migrates first). Repeatable.",
     )
     add_arguments(seed_demo, "migrate")
+    catalog = commands.add_parser(
+        "catalog", help="Load a collection's pricing catalog from a JSON file (migrates first)."
+    )
+    catalog_commands = catalog.add_subparsers(
+        dest="catalog_command", required=True, metavar="SUBCOMMAND", parser_class=_Parser
+    )
+    load = catalog_commands.add_parser(
+        "load", help="Replace the collection's catalog with FILE (README, 'Pricing')."
+    )
+    add_arguments(load, "migrate")
+    load.add_argument("file", metavar="FILE", help="the catalog document (JSON)")
+    load.add_argument(
+        "--collection-id", type=int, required=True, help="the collection; 0: the default catalog"
+    )
     relay = commands.add_parser(
         "relay", help="Run the outbox relay alone (publish committed events) until stopped."
     )
@@ -122,6 +136,8 @@ def _run(arguments: argparse.Namespace, argv: list[str] | None) -> int:
         return asyncio.run(_migrate(settings))
     if arguments.command == "seed-demo":
         return asyncio.run(_seed_demo(settings))
+    if arguments.command == "catalog":
+        return _load_catalog(settings, arguments.file, arguments.collection_id)
     if arguments.command == "relay":
         from server.app import CannotListen, run_relay
 
@@ -279,16 +295,50 @@ if __name__ == "__main__":
 
 
 async def _seed_demo(settings: Settings) -> int:
-    from server.store.database import create_engine, database_url, session_factory
-    from server.store.demo_catalog import load_demo_catalog
-    from server.store.migrate import upgrade_to_head
+    from server.service.catalogs import DEFAULT_COLLECTION
+    from server.store.demo_catalog import demo_document
 
-    engine = create_engine(database_url(settings.database_url, settings.data_dir))
+    loaded = await _store_catalog(settings, DEFAULT_COLLECTION, demo_document())
+    logging.getLogger("cartservice").info(
+        "demo catalog loaded as the default catalog (version %d)", loaded
+    )
+    return 0
+
+
+def _load_catalog(settings: Settings, path: str, collection_id: int) -> int:
+    from server.domain.errors import InvalidArgument
+
+    try:
+        document = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"cartservice catalog load: cannot read {path}: {error}", file=sys.stderr)
+        return 2
+    try:
+        version = asyncio.run(_store_catalog(settings, collection_id, document))
+    except InvalidArgument as error:
+        print(f"cartservice catalog load: {path} is not a valid catalog:", file=sys.stderr)
+        for violation in error.violations:
+            print(f"  {violation.field}: {violation.description}", file=sys.stderr)
+        return 2
+    print(f"catalog of collection {collection_id} loaded from {path}: version {version}")
+    return 0
+
+
+async def _store_catalog(settings: Settings, collection_id: int, document: str) -> int:
+    """Migrates, then stores the catalog; answers its version."""
+    from server.service.catalogs import CatalogHandlers
+    from server.store.database import create_engine, database_url
+    from server.store.driver import Database
+    from server.store.migrate import upgrade_to_head
+    from server.store.unit_of_work import UnitOfWorkFactory
+
+    url = database_url(settings.database_url, settings.data_dir)
+    engine = create_engine(url)
+    database = Database(url, 1)
     try:
         await upgrade_to_head(engine)
-        async with session_factory(engine)() as session, session.begin():
-            added = await load_demo_catalog(session)
+        loaded = await CatalogHandlers(UnitOfWorkFactory(database)).store(collection_id, document)
     finally:
+        await database.close()
         await engine.dispose()
-    logging.getLogger("cartservice").info("demo catalog: %d rows added", added)
-    return 0
+    return loaded.version

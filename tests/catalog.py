@@ -1,15 +1,21 @@
-"""Products and promo codes written straight into a test server's database (the catalog has no
-RPCs: operators load it), each with a unique id so tests never share stock."""
+"""Products and promo codes written straight into a test server's database, each with a unique
+id so tests never share stock: a promo code is a rule added to the catalog of the tests'
+collection (a copy of the demo catalog at first)."""
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import create_engine, insert, select
+from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import Engine
 
-from server.store.tables import products, promo_codes
+from server.store.demo_catalog import demo_document
+from server.store.tables import products
+
+COLLECTION = 4982
 
 _engines: dict[str, Engine] = {}
 
@@ -41,10 +47,34 @@ def add_product(
 
 
 def add_promo(database_url: str, **columns: object) -> str:
+    """A CART rule with a new code, as the promo code columns of old described one:
+    percent_off or amount_off, valid_from, valid_until, minimum_subtotal."""
     code = f"T{uuid.uuid4().hex[:10].upper()}"
-    values: dict[str, object] = {"code": code, "description": f"test promo {code}", **columns}
+    percent = columns.get("percent_off")
+    rule: dict[str, object] = {
+        "id": code, "code": code, "title": f"test promo {code}", "level": "CART",
+        "kind": "PERCENTAGE" if percent is not None else "FIXED",
+        "value": str(percent if percent is not None else columns["amount_off"]),
+    }  # fmt: skip
+    for column, name in (("valid_from", "validFrom"), ("valid_until", "validUntil")):
+        if columns.get(column) is not None:
+            rule[name] = columns[column]
+    if columns.get("minimum_subtotal") is not None:
+        rule["minimumSubtotal"] = str(columns["minimum_subtotal"])
     with _engine(database_url).begin() as connection:
-        connection.execute(insert(promo_codes).values(**values))
+        found = connection.execute(
+            text("SELECT document FROM catalogs WHERE collection_id = :c"), {"c": COLLECTION}
+        ).scalar()
+        document = json.loads(found or demo_document())
+        document["promotions"].append(rule)
+        connection.execute(
+            text(
+                "INSERT INTO catalogs (collection_id, version, document, loaded_time)"
+                " VALUES (:c, 1, :d, :t) ON CONFLICT (collection_id) DO UPDATE SET"
+                " version = catalogs.version + 1, document = excluded.document"
+            ),
+            {"c": COLLECTION, "d": json.dumps(document), "t": int(time.time() * 1000)},
+        )
     return code
 
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import random
+from decimal import Decimal
 from typing import Any
 
 from cartservice.cart.v1 import cart_pb2 as r
 from cartservice.cart.v1 import cart_service_pb2 as pb
+from cartservice.cart.v1 import catalog_service_pb2 as catalog_pb
 from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
+from cartservice.cart.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from cartservice.type.v1.decimal_pb2 import Decimal as D
 from google.protobuf import field_mask_pb2
 
@@ -25,8 +28,31 @@ def new_collection() -> int:
     return random.randint(10_000_000, 99_999_999)
 
 
-def run_all_operations(stub: CartServiceStub, collection_id: int, user_id: str = "4523") -> int:
-    """Drives every operation once on one new cart of `collection_id`; answers the cart id."""
+SEED_RULE = "d14f48d0-e0c8-11e8-9f32-f2801f1b9fd1_sfopr_0"
+
+
+def seed_like_catalog(cart: r.Cart) -> str:
+    """A catalog like the seed's calculation shows: the cart's skus with a title, a regular
+    price above their price, a quantity limit and a minimum age, and an automatic 5 % off."""
+    skus = {
+        sku.sku_id: {
+            "skuId": sku.sku_id, "productId": sku.product_id, "title": f"Title of {sku.sku_id}",
+            "regularPrice": str(Decimal(sku.price.value or "0") + 3), "salePrice": sku.price.value or "0",
+            "quantityLimit": {"minValue": 1, "maxValue": 5}, "minimumAge": 18,
+        }
+        for item in cart.items
+        for sku in item.skus
+    }  # fmt: skip
+    rule = {"id": SEED_RULE, "title": "Default 5% off on Cart", "level": "CART",
+            "kind": "PERCENTAGE", "value": "5"}  # fmt: skip
+    return json.dumps({"currency": "USD", "skus": list(skus.values()), "promotions": [rule]})
+
+
+def run_all_operations(
+    stub: CartServiceStub, catalogs: CatalogServiceStub, collection_id: int, user_id: str = "4523"
+) -> int:
+    """Drives every operation once on one new cart of `collection_id`; answers the cart id.
+    `catalogs` loads the collection's catalog before the calculation, as its cart admin."""
     me = as_caller(user_id, collection_id, ("ROLE_USER",), channel="CSR")
     mask = field_mask_pb2.FieldMask
 
@@ -195,6 +221,13 @@ def run_all_operations(stub: CartServiceStub, collection_id: int, user_id: str =
             loyalty_detail_id=reward.id,
             loyalty_detail=r.LoyaltyDetail(value=D(value="208.58"), points=D(value="208.58")),
         ),
+    )
+    current = call("GetCart", pb.GetCartRequest(cart_id=cid)).cart
+    catalogs.LoadCatalog(
+        catalog_pb.LoadCatalogRequest(
+            collection_id=collection_id, catalog_json=seed_like_catalog(current)
+        ),
+        metadata=as_caller("1", collection_id, ("ROLE_CART_ADMIN",)),
     )
     call("CreateCartCalculation", pb.CreateCartCalculationRequest(cart_id=cid))
     call(

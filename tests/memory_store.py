@@ -20,7 +20,7 @@ from server.domain.basket_lifecycle import (
     BasketState,
     Product,
 )
-from server.domain.basket_pricing import PromoCode
+from server.domain.catalog import EMPTY, Catalog
 from server.domain.errors import FailedPrecondition, NotFound
 from server.domain.model import Cart
 from server.store.documents import assign_part_ids, cart_message, decode_cart, encode_cart
@@ -35,7 +35,8 @@ class MemoryStore:
         self.ids = itertools.count(1)
         self.baskets: dict[str, BasketState] = {}
         self.products: dict[str, Product] = {}
-        self.promo_codes: dict[str, PromoCode] = {}
+        # Catalogs by collection (0: the default), each (version, document, catalog).
+        self.catalogs: dict[int, tuple[int, str, Catalog]] = {}
         self.stock: dict[str, int] = {}  # product id → units left
         self.reserved: dict[str, dict[str, int]] = {}  # basket id → product id → units
         self.sold: set[str] = set()  # basket ids whose reservation was sold
@@ -43,6 +44,32 @@ class MemoryStore:
     def add_product(self, product: Product) -> None:
         self.products[product.id] = product
         self.stock[product.id] = product.stock
+
+    def use_catalog(self, catalog: Catalog, collection_id: int = 0) -> None:
+        version = self.catalogs[collection_id][0] + 1 if collection_id in self.catalogs else 1
+        self.catalogs[collection_id] = (version, "{}", catalog)
+
+
+class _Catalogs:
+    def __init__(self, store: MemoryStore, staged: list[Callable[[], None]]) -> None:
+        self._store = store
+        self._staged = staged
+
+    async def effective(self, collection_id: int, versions: object = None) -> Catalog:
+        found = self._store.catalogs.get(collection_id) or self._store.catalogs.get(0)
+        return found[2] if found else EMPTY
+
+    async def document(self, collection_id: int) -> tuple[int, str] | None:
+        found = self._store.catalogs.get(collection_id)
+        return (found[0], found[1]) if found else None
+
+    async def put(self, collection_id: int, document: str, catalog: Catalog, now_ms: int) -> int:
+        found = self._store.catalogs.get(collection_id)
+        version = found[0] + 1 if found else 1
+        self._staged.append(
+            lambda: self._store.catalogs.__setitem__(collection_id, (version, document, catalog))
+        )
+        return version
 
 
 class _Carts:
@@ -156,9 +183,6 @@ class _Baskets:
         following = sorted(p for p in self._store.products if p > after_id)
         return [self._store.products[p] for p in following[:limit]]
 
-    async def promo_code(self, code: str) -> PromoCode | None:
-        return self._store.promo_codes.get(code)
-
     async def reserve(self, basket_id: str, wanted: Mapping[str, int]) -> None:
         for product_id, quantity in wanted.items():
             if self._store.stock.get(product_id, 0) < quantity:
@@ -205,6 +229,10 @@ class MemoryUnitOfWork:
         self.carts = _Carts(store, self._written)
         self.outbox = _Outbox()
         self.baskets = _Baskets(store, self._staged)
+        self.catalogs = _Catalogs(store, self._staged)
+
+    async def catalog_of(self, cart: Cart) -> Catalog:
+        return await self.catalogs.effective(cart.collection_id)
 
     async def __aenter__(self) -> MemoryUnitOfWork:
         return self

@@ -3,6 +3,7 @@ unknown ids, never get INTERNAL or UNKNOWN, and stock never goes negative."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -12,7 +13,7 @@ from cartservice.basket.v1.basket_service_pb2_grpc import BasketServiceStub
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.store.demo_catalog import PRODUCTS
+from server.store.demo_catalog import demo_document
 from tests.catalog import add_product, stock_of
 from tests.servers import ServerProcess
 from tests.watching import DEFAULT_METADATA
@@ -24,7 +25,8 @@ ODD_TEXT = st.one_of(
     st.text(max_size=70), st.sampled_from(["", " ", "\x00", "💳", "a" * 65, "SUMMER20", "summer20"])
 )
 BASKET_ID = st.one_of(st.sampled_from(BASKETS), ODD_TEXT)
-PRODUCT_ID = st.one_of(st.sampled_from([p["id"] for p in PRODUCTS]), ODD_TEXT)
+DEMO_SKUS = [sku["skuId"] for sku in json.loads(demo_document())["skus"]]
+PRODUCT_ID = st.one_of(st.sampled_from(DEMO_SKUS), ODD_TEXT)
 INT = st.one_of(st.sampled_from([0, 1, -1, 20, 21, 2**31 - 1, -(2**31)]), st.integers(-5, 25))
 LINE_IDS = st.lists(
     st.one_of(st.sampled_from(["1", "2", "0", "-1", "99999999999999999999", "x"]), ODD_TEXT),

@@ -396,18 +396,19 @@ def test_cart_calculation_prices_items_charges_loyalty_and_payments(stub: CartSe
     line = checkout.items[0]
     assert decimals(line.unit_value.original_price) == Decimal("10.48")
     assert decimals(line.total_value.original_price) == Decimal("31.44")
-    assert decimals(line.total_value.other_charges) == Decimal("1.50")
+    # The line's own 3 × 0.50 gift wrap, and its share of the cart's handling (all of it).
+    assert decimals(line.total_value.other_charges) == Decimal("4.50")
     value = decimals(checkout.value)
     assert value["originalPrice"] == Decimal("31.44")
     assert value["loyaltyDiscount"] == Decimal("1.44")
     assert value["priceAfterDiscount"] == Decimal("30.00")
-    # 10 % of 31.44 = 3.144 → 3.14; plus 3 × 0.50 gift wrap.
-    assert value["otherCharges"] == Decimal("4.64")
-    assert value["grandTotal"] == Decimal("34.64")
+    # 10 % of the price after discount, 30.00 = 3.00; plus 3 × 0.50 gift wrap.
+    assert value["otherCharges"] == Decimal("4.50")
+    assert value["grandTotal"] == Decimal("34.50")
     assert decimals(checkout.payment_value) == {
-        "bagValue": Decimal("34.64"),
+        "bagValue": Decimal("34.50"),
         "totalAmountPaid": Decimal("5.00"),
-        "totalAmountUnpaid": Decimal("29.64"),
+        "totalAmountUnpaid": Decimal("29.50"),
     }
     assert (checkout.cart_id, checkout.user_id, checkout.cart_type) == (
         str(cart.id),

@@ -3,6 +3,7 @@ never a traceback."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -71,7 +72,7 @@ def test_version_and_top_level_help_name_every_command(capsys: pytest.CaptureFix
     with pytest.raises(SystemExit):
         main(["--help"])
     shown = capsys.readouterr().out
-    for command in ("serve", "migrate", "seed-demo", "relay", "token", "health"):
+    for command in ("serve", "migrate", "seed-demo", "catalog", "relay", "token", "health"):
         assert f"\n    {command}" in shown
 
 
@@ -99,3 +100,22 @@ def test_a_server_that_cannot_listen_says_why(
     assert started.returncode == 2
     assert says in started.stderr
     assert "Traceback" not in started.stderr
+
+
+def test_catalog_load_stores_a_file_and_names_every_mistake_of_a_bad_one(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps({"skus": [{"skuId": "a", "regularPrice": "1.00"}]}))
+    bad.write_text(json.dumps({"skus": [{"skuId": "a", "regularPrice": 1.5}], "rounding": "UP"}))
+    command = [sys.executable, "-m", "server", "catalog", "load", "--data-dir", str(tmp_path)]
+
+    loaded = [subprocess.run([*command, str(good), "--collection-id", "7"],
+                             capture_output=True, text=True, timeout=60) for _ in range(2)]  # fmt: skip
+    refused = subprocess.run(
+        [*command, str(bad), "--collection-id", "7"], capture_output=True, text=True, timeout=60
+    )
+
+    assert [done.returncode for done in loaded] == [0, 0]
+    assert loaded[1].stdout.strip().endswith("version 2")
+    assert refused.returncode == 2
+    assert "skus[0].regularPrice: must be decimal text" in refused.stderr
+    assert "rounding: must be HALF_EVEN, HALF_UP or HALF_DOWN" in refused.stderr

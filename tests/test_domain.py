@@ -9,6 +9,7 @@ import pytest
 from server.api.convert import decimal_text
 from server.api.validation import Violations
 from server.domain import cart_operations as ops
+from server.domain.calculation import calculate
 from server.domain.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from server.domain.model import (
     Cart,
@@ -22,7 +23,6 @@ from server.domain.model import (
     Promotion,
     Sku,
 )
-from server.domain.pricing import price_cart
 
 STAMP = ops.Stamp(actor="1", now_ms=1_715_235_065_946)
 
@@ -38,11 +38,11 @@ def cart_with(*prices: str, quantity: int = 1) -> Cart:
     return cart
 
 
-def test_line_total_is_exact_and_rounds_half_up_once() -> None:
+def test_line_total_is_exact_and_rounds_half_even_once() -> None:
     cart = cart_with("0.10", "0.20")
-    assert price_cart(cart).original_price == Decimal("0.30")  # 0.1 + 0.2 in binary is not 0.3
+    assert calculate(cart).value.original_price == Decimal("0.30")  # not 0.1 + 0.2 in binary
     cart = cart_with("0.125")
-    assert price_cart(cart).lines[0].unit_price == Decimal("0.13")
+    assert calculate(cart).lines[0].unit.original_price == Decimal("0.12")
 
 
 def test_percentage_charge_loyalty_cap_and_unpaid_never_negative() -> None:
@@ -51,13 +51,15 @@ def test_percentage_charge_loyalty_cap_and_unpaid_never_negative() -> None:
         OtherCharge(name="svc", type=ChargeLevel.CART, charge_type=ChargeType.PERCENTAGE, charge_value=Decimal("12.5")),
         OtherCharge(name="waived", type=ChargeLevel.CART, charge_type=ChargeType.FLAT, charge_value=Decimal(5), waived_by_default=True),
     ]  # fmt: skip
-    cart.loyalty_details = [LoyaltyDetail(value=Decimal(50))]
+    cart.loyalty_details = [LoyaltyDetail(value=Decimal(5))]
     cart.payments = [Payment(amount=Decimal(100))]
-    price = price_cart(cart)
-    assert price.loyalty_discount == Decimal("20.00")  # capped at the subtotal
-    assert price.other_charges == Decimal("2.50")
-    assert price.grand_total == Decimal("2.50")
+    price = calculate(cart)
+    assert price.value.loyalty_discount == Decimal("5.00")
+    assert price.value.other_charges == Decimal("1.88")  # 12.5 % of 15.00 = 1.875, half-even
+    assert price.value.grand_total == Decimal("16.88")
     assert price.amount_unpaid == Decimal("0.00")
+    cart.loyalty_details = [LoyaltyDetail(value=Decimal(50))]
+    assert calculate(cart).value.loyalty_discount == Decimal("20.00")  # capped at the subtotal
 
 
 def test_status_rules() -> None:

@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
+from cartservice.cart.v1.catalog_service_pb2_grpc import CatalogServiceStub
 
 from server.events.catalog import OPERATIONS as CATALOG
 from server.events.envelopes import dumps
@@ -48,9 +50,11 @@ def envelopes_of(
 
 
 @pytest.fixture(scope="module")
-def scenario(stub: CartServiceStub, server: ServerProcess) -> tuple[int, dict[str, dict[str, Any]]]:
+def scenario(
+    stub: CartServiceStub, channel: grpc.Channel, server: ServerProcess
+) -> tuple[int, dict[str, dict[str, Any]]]:
     collection_id = new_collection()
-    cart_id = run_all_operations(stub, collection_id)
+    cart_id = run_all_operations(stub, CatalogServiceStub(channel), collection_id)
     return cart_id, envelopes_of(server.events_file, collection_id, expected=len(OPERATIONS))
 
 

@@ -12,6 +12,7 @@ import pytest
 from cartservice.basket.v1 import basket_service_pb2 as bp
 from cartservice.basket.v1.basket_service_pb2_grpc import BasketServiceStub
 from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
+from cartservice.cart.v1.catalog_service_pb2_grpc import CatalogServiceStub
 
 from server.store.demo_catalog import GIFT_VOUCHER_50
 from tests.brokers import AWS, RABBITMQ_FLAGS, EventBridgeStub, RabbitConsumer, moto_eventbridge
@@ -60,7 +61,9 @@ def delivered(
     try:
         with grpc.insecure_channel(broker_server.address) as channel:
             collection_id = new_collection()
-            cart_id = run_all_operations(CartServiceStub(channel), collection_id)
+            cart_id = run_all_operations(
+                CartServiceStub(channel), CatalogServiceStub(channel), collection_id
+            )
         # Every operation but the calculation changes the cart; each adds one part here: 32 messages.
         messages = consumer.receive(lambda body: body["cartId"] == cart_id, expected=32)
     finally:

@@ -8,7 +8,7 @@ same collection is PERMISSION_DENIED.
 
 from __future__ import annotations
 
-from server.auth.identity import Identity
+from server.auth.identity import Identity, Role
 from server.domain.errors import NotFound, PermissionDenied
 from server.domain.model import Cart
 
@@ -49,3 +49,15 @@ def listing_scope(identity: Identity, collection_id: int, user_id: str) -> tuple
     if user_id != identity.user_id and not identity.is_admin:
         raise PermissionDenied("ROLE_USER may list only its own carts")
     return collection_id, user_id
+
+
+def authorize_catalog_admin(identity: Identity, collection_id: int) -> None:
+    """Loading a collection's catalog: ROLE_CART_ADMIN of that collection, or ROLE_SUPER_ADMIN
+    (the only one who may load the default catalog, collection 0)."""
+    if identity.is_super_admin:
+        return
+    if Role.CART_ADMIN not in identity.roles or collection_id != identity.collection_id:
+        raise PermissionDenied(
+            f"the catalog of collection {collection_id} is loaded by its ROLE_CART_ADMIN or a "
+            "ROLE_SUPER_ADMIN"
+        )

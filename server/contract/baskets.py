@@ -9,7 +9,7 @@ from cartservice.basket.v1 import basket_service_pb2 as pb
 from cartservice.type.v1 import decimal_pb2
 
 from server.domain.basket_lifecycle import BasketView, Line, Product
-from server.domain.basket_pricing import in_minor_units
+from server.domain.money import rounded
 
 
 def money(amount: Decimal, currency: str) -> resources.Money:
@@ -20,9 +20,7 @@ def product_message(product: Product) -> resources.Product:
     return resources.Product(
         product_id=product.id,
         product_name=product.name,
-        retail_price=money(
-            in_minor_units(product.retail_price, product.currency), product.currency
-        ),
+        retail_price=money(rounded(product.retail_price, product.currency), product.currency),
         provider=product.provider,
         stock=product.stock,
     )

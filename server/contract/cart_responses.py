@@ -65,7 +65,7 @@ RESPONSES: dict[type[DomainEvent], Render] = {
     ),
     e.CartDeleted: _receipt(pb.DeleteCartResponse),
     e.CartCalculated: lambda event, cart, now_ms: pb.CreateCartCalculationResponse(
-        cart_checkout=cart_checkout(cart, event.price, event.max_quantity)
+        cart_checkout=cart_checkout(cart, event.calculation, event.max_quantity)
     ),
     e.AddressCreated: _one(pb.CreateCartAddressResponse, "address", "address", r.Address),
     e.AddressPatched: _one(pb.PatchUpdateCartAddressResponse, "address", "address", r.Address),

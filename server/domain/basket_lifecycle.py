@@ -19,8 +19,9 @@ from enum import StrEnum
 
 from server.domain import cart_operations as ops
 from server.domain import events
-from server.domain.basket_pricing import PromoCode, discounts, in_minor_units, quote
+from server.domain.calculation import Calculation, calculate
 from server.domain.cart_operations import Stamp
+from server.domain.catalog import Catalog, PromotionRule
 from server.domain.errors import FailedPrecondition, NotFound
 from server.domain.model import Cart, CartItem, CartStatus, Payment, Promotion, Sku
 
@@ -129,47 +130,42 @@ def view(
     state: BasketState,
     cart: Cart,
     products: Mapping[str, Product],
-    promo: PromoCode | None,
+    catalog: Catalog,
+    now_ms: int,
 ) -> BasketView:
-    currency = state.currency or ""
-    retail = retail_prices(state, cart)
-    quoted = quote(retail, currency, promo)
+    """The basket priced by the pricing engine, as CreateCartCalculation prices its cart: each
+    line's retail price is its price after markdown, its quoted price that less discounts."""
+    priced = price(state, cart, catalog, now_ms)
     lines = []
-    for item, retail_price, quoted_price in zip(cart.items, retail, quoted, strict=True):
-        product = products.get(product_of(item))
+    for line in priced.lines:
+        product = products.get(product_of(line.item))
         lines.append(
             Line(
-                line_item_id=str(item.id),
-                product_id=product_of(item),
+                line_item_id=str(line.item.id),
+                product_id=product_of(line.item),
                 product_name=product.name if product else "",
                 provider=product.provider if product else "",
-                retail_price=retail_price,
-                quoted_price=quoted_price,
+                retail_price=line.total.price_after_markdown,
+                quoted_price=line.total.price_after_discount,
             )
         )
     return BasketView(
         state=state,
         version=cart.version,
         lines=lines,
-        currency=currency,
-        retail_total=sum((line.retail_price for line in lines), Decimal(0)),
-        quoted_total=sum((line.quoted_price for line in lines), Decimal(0)),
+        currency=state.currency or "",
+        retail_total=priced.value.price_after_markdown,
+        quoted_total=priced.value.price_after_discount,
         provider_baskets=_by_provider(lines),
     )
 
 
-def retail_prices(state: BasketState, cart: Cart) -> list[Decimal]:
-    """Each line's price when it was added (its sku's), in the currency's minor unit whatever
-    scale the database returns (NUMERIC(19, 4)). Needs no catalog read."""
-    currency = state.currency or ""
-    return [
-        in_minor_units(item.skus[0].price if item.skus else Decimal(0), currency)
-        for item in cart.items
-    ]
+def price(state: BasketState, cart: Cart, catalog: Catalog, now_ms: int) -> Calculation:
+    return calculate(cart, catalog, now=now_ms, currency=state.currency)
 
 
-def quoted_total(state: BasketState, cart: Cart, promo: PromoCode | None) -> Decimal:
-    return sum(quote(retail_prices(state, cart), state.currency or "", promo), Decimal(0))
+def quoted_total(state: BasketState, cart: Cart, catalog: Catalog, now_ms: int) -> Decimal:
+    return price(state, cart, catalog, now_ms).value.price_after_discount
 
 
 def _by_provider(lines: Iterable[Line]) -> list[ProviderBasket]:
@@ -247,43 +243,42 @@ def remove_lines(cart: Cart, state: BasketState, line_ids: list[int], stamp: Sta
 
 
 def apply_promo(
-    cart: Cart,
-    state: BasketState,
-    code: str,
-    promo: PromoCode | None,
-    subtotal: Decimal,
-    stamp: Stamp,
+    cart: Cart, state: BasketState, code: str, catalog: Catalog, stamp: Stamp
 ) -> str | None:
-    """Makes `code` the basket's promo code; answers the code it replaced, if any."""
+    """Makes `code` (a rule of the catalog) the basket's promo code; answers the code it
+    replaced, if any."""
     ensure_mutable(state)
-    check_promo(code, promo, state, subtotal, stamp.now_ms)
-    assert promo is not None
+    rule = check_promo(code, state, cart, catalog, stamp.now_ms)
     previous = state.promo_code
-    if previous == promo.code:
+    if previous == code:
         return None
     if previous is not None:
         ops.delete_promotion(cart, previous, stamp)
-    ops.add_promotions(cart, [Promotion(promo_code=promo.code, name=promo.description)], stamp)
-    state.promo_code = promo.code
+    name = rule.description or rule.title
+    ops.add_promotions(cart, [Promotion(promo_code=code, name=name)], stamp)
+    state.promo_code = code
     return previous
 
 
 def check_promo(
-    code: str, promo: PromoCode | None, state: BasketState, subtotal: Decimal, now_ms: int
-) -> None:
-    if promo is None:
+    code: str, state: BasketState, cart: Cart, catalog: Catalog, now_ms: int
+) -> PromotionRule:
+    """The catalog's rule of `code`, if it would apply to the basket now."""
+    rule = catalog.rule_for_code(code)
+    if rule is None:
         raise NotFound("promo code", code, reason=PROMO_CODE_DOESNT_EXIST)
-    if promo.valid_from is not None and now_ms < promo.valid_from:
+    if rule.valid_from is not None and now_ms < rule.valid_from:
         raise FailedPrecondition(f"promo code {code} is not valid yet", PROMO_CODE_DOESNT_EXIST)
-    if promo.valid_until is not None and now_ms >= promo.valid_until:
+    if rule.valid_until is not None and now_ms >= rule.valid_until:
         raise FailedPrecondition(f"promo code {code} has expired", PROMO_CODE_DOESNT_EXIST)
-    currency = state.currency or promo.currency or ""
-    if not discounts(promo, subtotal, currency):
+    subtotal = price(state, cart, catalog, now_ms).value.price_after_markdown
+    if rule.minimum_subtotal is not None and subtotal < rule.minimum_subtotal:
         raise FailedPrecondition(
-            f"promo code {code} needs a subtotal of at least {promo.minimum_subtotal} "
-            f"{promo.currency or currency}".rstrip(),
+            f"promo code {code} needs a subtotal of at least {rule.minimum_subtotal} "
+            f"{state.currency or catalog.currency}",
             PROMO_CODE_DOESNT_EXIST,
         )
+    return rule
 
 
 def remove_promo(cart: Cart, state: BasketState, stamp: Stamp) -> str | None:

@@ -159,9 +159,11 @@ def calculate(
     *,
     now: int = 0,
     used: Mapping[str, int] | None = None,
+    currency: str | None = None,
 ) -> Calculation:
-    """`now`: epoch ms, for the rules' validity; `used`: how often each rule has been used."""
-    currency = cart_currency(cart, catalog)
+    """`now`: epoch ms, for the rules' validity; `used`: how often each rule has been used;
+    `currency`: the cart's when none of its skus is in the catalog (else the catalog's)."""
+    currency = cart_currency(cart, catalog, currency)
     lines = [_Line.of(item, index, catalog, currency) for index, item in enumerate(cart.items)]
     pricing = _Pricing(catalog, currency, lines)
     pricing.promotions(_applicable(cart, catalog, lines, now, used or {}))
@@ -184,8 +186,9 @@ def calculate(
     )
 
 
-def cart_currency(cart: Cart, catalog: Catalog) -> str:
-    """The cart's one currency: its catalog skus' (all the same), else the catalog's."""
+def cart_currency(cart: Cart, catalog: Catalog, otherwise: str | None = None) -> str:
+    """The cart's one currency: its catalog skus' (all the same), else `otherwise`, else the
+    catalog's."""
     found: dict[str, str] = {}
     for item in cart.items:
         for sku in item.skus:
@@ -198,7 +201,7 @@ def cart_currency(cart: Cart, catalog: Catalog) -> str:
             f"one currency per cart: sku {first_sku} is in {first}, sku {second_sku} in {second}",
             CURRENCY_MISMATCH,
         )
-    return next(iter(found), catalog.currency)
+    return next(iter(found), otherwise or catalog.currency)
 
 
 def check_quantity(catalog: Catalog, item: CartItem) -> None:

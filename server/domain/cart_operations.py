@@ -16,6 +16,9 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from server.domain import events
+from server.domain.calculation import Calculation, cart_currency, check_quantity
+from server.domain.calculation import calculate as price
+from server.domain.catalog import EMPTY, Catalog
 from server.domain.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from server.domain.model import (
     Address,
@@ -30,7 +33,6 @@ from server.domain.model import (
     Promotion,
     Shipping,
 )
-from server.domain.pricing import CartPrice, price_cart
 
 T = TypeVar("T")
 
@@ -105,11 +107,12 @@ def delete_cart(cart: Cart) -> None:
     cart.record(events.CartDeleted())
 
 
-def calculate(cart: Cart, max_quantity: int) -> CartPrice:
-    """Prices the cart; nothing changes, but the calculation is an event (seed 003, row 30)."""
-    price = price_cart(cart)
-    cart.record(events.CartCalculated(price, max_quantity))
-    return price
+def calculate(cart: Cart, catalog: Catalog, stamp: Stamp, max_quantity: int) -> Calculation:
+    """Prices the cart with its catalog; nothing changes, but the calculation is an event (seed
+    003, row 30). `max_quantity`: the quantity limit of a sku the catalog does not know."""
+    calculation = price(cart, catalog, now=stamp.now_ms)
+    cart.record(events.CartCalculated(calculation, max_quantity))
+    return calculation
 
 
 def _check_transition(cart: Cart, new_status: CartStatus) -> None:
@@ -196,7 +199,14 @@ def delete_shipping(cart: Cart, stamp: Stamp) -> None:
 # ---- items ----
 
 
-def add_items(cart: Cart, items: list[CartItem], stamp: Stamp, *, max_items: int) -> list[CartItem]:
+def add_items(
+    cart: Cart,
+    items: list[CartItem],
+    stamp: Stamp,
+    *,
+    max_items: int,
+    catalog: Catalog = EMPTY,
+) -> list[CartItem]:
     _begin_change(cart, stamp)
     if len(cart.items) + len(items) > max_items:
         # The request is well formed; what refuses it is what the cart already holds.
@@ -206,13 +216,22 @@ def add_items(cart: Cart, items: list[CartItem], stamp: Stamp, *, max_items: int
             CART_FULL,
         )
     for item in items:
+        check_quantity(catalog, item)
         _new_item(item, stamp)
         cart.items.append(item)
+    cart_currency(cart, catalog)  # one currency per cart
     cart.record(events.ItemsAdded(tuple(items)))
     return items
 
 
-def patch_item(cart: Cart, item_id: int, changes: Mapping[str, Any], stamp: Stamp) -> CartItem:
+def patch_item(
+    cart: Cart,
+    item_id: int,
+    changes: Mapping[str, Any],
+    stamp: Stamp,
+    *,
+    catalog: Catalog = EMPTY,
+) -> CartItem:
     _begin_change(cart, stamp)
     item = find_item(cart, item_id)
     _apply(item, changes)
@@ -224,6 +243,8 @@ def patch_item(cart: Cart, item_id: int, changes: Mapping[str, Any], stamp: Stam
         item.address if "address" in changes else None,
         stamp,
     )
+    check_quantity(catalog, item)
+    cart_currency(cart, catalog)
     _touch_item(item, stamp)
     cart.record(events.ItemPatched(item))
     return item

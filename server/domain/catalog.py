@@ -58,8 +58,10 @@ class CatalogSku:
     minimum_age: int = 0
     taxable: bool = True
     tax_category: str = "standard"
-    # The basket's provider and stock (seed 002's products are these skus).
+    # For baskets (seed 002's products are these skus): the supplier, and the stock a load
+    # sets (None: the load leaves the stock as it is).
     provider: str = ""
+    stock: int | None = None
 
     @property
     def price(self) -> Decimal:
@@ -103,6 +105,9 @@ class Catalog:
     promotions: tuple[PromotionRule, ...] = ()
     tax_rates: tuple[TaxRate, ...] = ()
     delivery_charges: Mapping[str, Decimal] = field(default_factory=dict)  # by shipping method
+
+    def rule_for_code(self, code: str) -> PromotionRule | None:
+        return next((rule for rule in self.promotions if rule.code == code), None)
 
     def tax_rate(self, country: str, state: str, category: str) -> Decimal:
         """The most specific rate: country, state and category, then any state, then any
@@ -294,6 +299,7 @@ def _skus(read: _Reader, document: Mapping[str, Any], currency: str) -> dict[str
             taxable=read.get(entry, path, "taxable", read.flag, True),
             tax_category=read.get(entry, path, "taxCategory", read.text, "standard"),
             provider=read.get(entry, path, "provider", read.text, ""),
+            stock=read.get(entry, path, "stock", read.whole, None),
         )
         if sku.sale_price is not None and sku.sale_price > sku.regular_price:
             read.fail(f"{path}.salePrice", "must not exceed regularPrice")

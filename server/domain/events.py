@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from server.domain.calculation import Calculation
     from server.domain.model import (
         Address,
         CartItem,
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
         Promotion,
         Shipping,
     )
-    from server.domain.pricing import CartPrice
 
 
 class DomainEvent:
@@ -52,7 +52,7 @@ class CartDeleted(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class CartCalculated(DomainEvent):
-    price: CartPrice
+    calculation: Calculation
     max_quantity: int
 
 

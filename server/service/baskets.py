@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
 from cartservice.basket.v1 import basket_pb2
@@ -198,12 +197,11 @@ class BasketHandlers:
 
         async def apply(uow: UnitOfWork, state: BasketState, cart: Cart, stamp: Stamp) -> None:
             basket.ensure_mutable(state)
-            promo = await uow.baskets.promo_code(code)
-            subtotal = sum(basket.retail_prices(state, cart), Decimal(0))
+            catalog = await uow.catalog_of(cart)
             if state.promo_code == code:
-                basket.check_promo(code, promo, state, subtotal, stamp.now_ms)
+                basket.check_promo(code, state, cart, catalog, stamp.now_ms)
                 return  # already applied: nothing changes
-            basket.apply_promo(cart, state, code, promo, subtotal, stamp)
+            basket.apply_promo(cart, state, code, catalog, stamp)
 
         return await self._change(command.basket_id, identity, apply)
 
@@ -218,8 +216,8 @@ class BasketHandlers:
             if state.locked and state.stage is basket.Stage.BASKET:
                 return  # a repeat: the intent that exists
             basket.ensure_mutable(state)
-            promo = await uow.baskets.promo_code(state.promo_code) if state.promo_code else None
-            total = basket.quoted_total(state, cart, promo)
+            catalog = await uow.catalog_of(cart)
+            total = basket.quoted_total(state, cart, catalog, stamp.now_ms)
             basket.create_payment_intent(cart, state, str(uuid.uuid4()), total, stamp)
             await uow.baskets.reserve(state.basket_id, basket.quantities(cart))
 
@@ -299,11 +297,10 @@ class BasketHandlers:
             raise PermissionDenied(f"basket {basket_id} belongs to another user") from None
         return basket.with_cart(state, cart), cart
 
-    @staticmethod
-    async def _message(uow: UnitOfWork, state: BasketState, cart: Cart) -> basket_pb2.Basket:
+    async def _message(self, uow: UnitOfWork, state: BasketState, cart: Cart) -> basket_pb2.Basket:
         products = await uow.baskets.products(basket.products_in(cart))
-        promo = await uow.baskets.promo_code(state.promo_code) if state.promo_code else None
-        return basket_message(basket.view(state, cart, products, promo))
+        catalog = await uow.catalog_of(cart)
+        return basket_message(basket.view(state, cart, products, catalog, self._clock()))
 
     async def _tell_watchers_of(self, error: DomainError, basket_id: str, version: int) -> None:
         """A failed call's seed error code, as SomethingHappened, once the caller was authorized

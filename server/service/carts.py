@@ -22,6 +22,7 @@ from server.domain import basket_lifecycle
 from server.domain import cart_operations as ops
 from server.domain.basket_lifecycle import BasketState
 from server.domain.cart_operations import Stamp
+from server.domain.catalog import EMPTY, Catalog
 from server.domain.events import DomainEvent
 from server.domain.model import Cart
 from server.events.mapping import Source
@@ -30,7 +31,7 @@ from server.service.recording import record
 from server.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from server.watch.basket_changes import BasketChange
 
-Apply = Callable[[Any, Cart, Stamp, "CartLimits"], Any]
+Apply = Callable[[Any, Cart, Stamp, "Rules"], Any]
 
 
 def epoch_ms() -> int:
@@ -46,6 +47,15 @@ class CartLimits:
 
 
 DEFAULT_LIMITS = CartLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What an operation checks besides the cart: the settings, and the catalog that prices
+    the cart (EMPTY for the commands that need none)."""
+
+    limits: CartLimits
+    catalog: Catalog = EMPTY
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +77,12 @@ CART_CHANGES: dict[type[c.CartCommand], Apply] = {
     c.CreateShipping: lambda cmd, cart, s, _: ops.create_shipping(cart, cmd.shipping, s),
     c.PatchShipping: lambda cmd, cart, s, _: ops.patch_shipping(cart, cmd.changes, s),
     c.DeleteShipping: lambda cmd, cart, s, _: ops.delete_shipping(cart, s),
-    c.AddItems: lambda cmd, cart, s, limits: ops.add_items(
-        cart, cmd.items, s, max_items=limits.items_per_cart
+    c.AddItems: lambda cmd, cart, s, rules: ops.add_items(
+        cart, cmd.items, s, max_items=rules.limits.items_per_cart, catalog=rules.catalog
     ),
-    c.PatchItem: lambda cmd, cart, s, _: ops.patch_item(cart, cmd.item_id, cmd.changes, s),
+    c.PatchItem: lambda cmd, cart, s, rules: ops.patch_item(
+        cart, cmd.item_id, cmd.changes, s, catalog=rules.catalog
+    ),
     c.DeleteItem: lambda cmd, cart, s, _: ops.delete_item(cart, cmd.item_id, s),
     c.ReplaceItemProperties: lambda cmd, cart, s, _: ops.replace_item_properties(
         cart, cmd.item_id, cmd.properties, s
@@ -115,10 +127,14 @@ CART_CHANGES: dict[type[c.CartCommand], Apply] = {
         cart, cmd.detail_id, s
     ),
     # Changes nothing; a calculation is still an event of its cart (seed 003, row 30).
-    c.CalculateCart: lambda cmd, cart, s, limits: ops.calculate(cart, limits.quantity),
+    c.CalculateCart: lambda cmd, cart, s, rules: ops.calculate(
+        cart, rules.catalog, s, rules.limits.quantity
+    ),
 }
 # Commands that leave the cart as it is, so a basket's lifecycle does not bind them.
 _READS_ONLY = frozenset({c.CalculateCart})
+# Commands whose rules need the cart's catalog (prices, quantity limits, the one currency).
+_NEED_CATALOG = frozenset({c.AddItems, c.PatchItem, c.CalculateCart})
 
 
 class CartHandlers:
@@ -176,7 +192,8 @@ class CartHandlers:
             changes_cart = type(command) not in _READS_ONLY
             basket = await _basket_of(uow, cart) if changes_cart else None
             stamp = self._stamp(identity)
-            apply(command, cart, stamp, self._limits)
+            catalog = await uow.catalog_of(cart) if type(command) in _NEED_CATALOG else EMPTY
+            apply(command, cart, stamp, Rules(self._limits, catalog))
             await uow.carts.flush()
             recorded = record(uow.outbox, Source(cart, identity, stamp.now_ms))
             if basket is not None:

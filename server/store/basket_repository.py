@@ -1,5 +1,5 @@
-"""Basket state, the catalog (products, promo codes) and stock reservations, in the caller's
-transaction. The cart of a basket is loaded and saved by CartRepository."""
+"""Basket state, the products a basket sells (with their stock) and stock reservations, in the
+caller's transaction. The cart of a basket is loaded and saved by CartRepository."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from server.domain.basket_lifecycle import (
     Product,
     Stage,
 )
-from server.domain.basket_pricing import PromoCode
 from server.domain.errors import FailedPrecondition, NotFound
 from server.domain.model import Cart
+from server.store.catalog_repository import CART_CATALOG_VERSIONS, CatalogVersions
 from server.store.documents import decode_cart
 from server.store.driver import Connection, Row, Statement
 
@@ -29,7 +29,7 @@ _STATE = (
     " baskets.payment_reference"
 )
 _WITH_CART = (
-    f"SELECT {_STATE}, carts.version, carts.document FROM baskets"
+    f"SELECT {_STATE}, carts.version, carts.document, {CART_CATALOG_VERSIONS} FROM baskets"
     " JOIN carts ON carts.id = baskets.cart_id WHERE baskets.basket_id = :basket_id"
 )
 _WITH_CART_STATEMENTS = {
@@ -55,10 +55,6 @@ _SAVE = Statement(
 _PRODUCTS_PAGE = Statement(
     "SELECT id, name, retail_price, currency, provider, stock FROM products"
     " WHERE id > :after_id ORDER BY id LIMIT :limit"
-)
-_PROMO = Statement(
-    "SELECT code, description, percent_off, amount_off, currency, valid_from, valid_until,"
-    " minimum_subtotal FROM promo_codes WHERE code = :code"
 )
 _TAKE = Statement(
     "UPDATE products SET stock = stock - :quantity WHERE id = :product_id AND stock >= :quantity"
@@ -122,6 +118,7 @@ def _columns(state: BasketState) -> dict[str, Any]:
 class BasketRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self.catalog_versions: dict[int, CatalogVersions] = {}
 
     async def find(self, basket_id: str) -> BasketState | None:
         row = await self._connection.fetch_one(_FIND, {"basket_id": basket_id})
@@ -136,12 +133,17 @@ class BasketRepository:
     async def with_cart(
         self, basket_id: str, *, for_update: bool = False
     ) -> tuple[BasketState, Cart]:
-        """The basket and its cart in one statement; `for_update` locks both rows."""
+        """The basket and its cart in one statement (with the versions of the cart's
+        catalogs, in catalog_versions); `for_update` locks both rows."""
         statement = _WITH_CART_STATEMENTS[(for_update, self._connection.dialect)]
         row = await self._connection.fetch_one(statement, {"basket_id": basket_id})
         if row is None:
             raise NotFound("basket", basket_id, reason=BASKET_NOT_FOUND)
-        return _state(row), decode_cart(bytes(row["document"]), row["version"], basket_id)
+        cart = decode_cart(bytes(row["document"]), row["version"], basket_id)
+        self.catalog_versions[cart.id or 0] = CatalogVersions(
+            row["catalog_version"], row["default_catalog_version"]
+        )
+        return _state(row), cart
 
     async def add(self, state: BasketState) -> None:
         await self._connection.execute(_ADD, {**_columns(state), "cart_id": state.cart_id})
@@ -170,14 +172,6 @@ class BasketRepository:
             _PRODUCTS_PAGE, {"after_id": after_id, "limit": limit}
         )
         return [_product(row) for row in rows]
-
-    async def promo_code(self, code: str) -> PromoCode | None:
-        row = await self._connection.fetch_one(_PROMO, {"code": code})
-        if row is None:
-            return None
-        money = ("percent_off", "amount_off", "minimum_subtotal")
-        values: dict[str, Any] = {k: _money(v) if k in money else v for k, v in row.items()}
-        return PromoCode(**values)
 
     # ---- stock ----
 

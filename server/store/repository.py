@@ -13,6 +13,7 @@ from cartservice.cart.v1 import cart_pb2
 
 from server.domain.errors import NotFound
 from server.domain.model import Cart
+from server.store.catalog_repository import CART_CATALOG_VERSIONS, CatalogVersions
 from server.store.documents import (
     assign_part_ids,
     cart_message,
@@ -26,11 +27,14 @@ from server.store.ids import PartIds
 _COLUMNS = "carts.id, carts.version, carts.document, baskets.basket_id"
 _FROM = "carts LEFT OUTER JOIN baskets ON baskets.cart_id = carts.id"
 _GET = Statement(f"SELECT {_COLUMNS} FROM {_FROM} WHERE carts.id = :cart_id")
+# A change reads the versions of the cart's catalogs with it, so a cached catalog costs nothing.
+_LOCKED_COLUMNS = f"{_COLUMNS}, {CART_CATALOG_VERSIONS}"
 _LOCK = {
     "postgresql": Statement(
-        f"SELECT {_COLUMNS} FROM {_FROM} WHERE carts.id = :cart_id FOR UPDATE OF carts"
+        f"SELECT {_LOCKED_COLUMNS} FROM {_FROM} WHERE carts.id = :cart_id FOR UPDATE OF carts"
     ),
-    "sqlite": _GET,  # the transaction holds SQLite's write lock from BEGIN IMMEDIATE
+    # The transaction holds SQLite's write lock from BEGIN IMMEDIATE.
+    "sqlite": Statement(f"SELECT {_LOCKED_COLUMNS} FROM {_FROM} WHERE carts.id = :cart_id"),
 }
 _LIST = Statement(
     "SELECT document FROM carts WHERE collection_id = :collection_id AND user_id = :user_id"
@@ -50,6 +54,10 @@ _DELETE = Statement("DELETE FROM carts WHERE id = :id")
 
 def cart_from_row(row: Row) -> Cart:
     return decode_cart(bytes(row["document"]), row["version"], row["basket_id"])
+
+
+def catalog_versions(row: Row) -> CatalogVersions:
+    return CatalogVersions(row["catalog_version"], row["default_catalog_version"])
 
 
 def _columns(cart: Cart) -> dict[str, Any]:
@@ -72,6 +80,8 @@ class CartRepository:
         self._new: list[Cart] = []
         # Carts loaded for a change, with the version they were loaded at.
         self._locked: dict[int, tuple[Cart, int]] = {}
+        # The versions of their catalogs, read with them.
+        self.catalog_versions: dict[int, CatalogVersions] = {}
 
     def add(self, cart: Cart) -> None:
         self._new.append(cart)
@@ -86,6 +96,7 @@ class CartRepository:
         cart = cart_from_row(row)
         if for_update:
             self.track(cart)
+            self.catalog_versions[cart_id] = catalog_versions(row)
         return cart
 
     async def get_message(self, cart_id: int) -> cart_pb2.Cart:

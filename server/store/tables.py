@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -120,18 +121,15 @@ products = Table(
     CheckConstraint("stock >= 0", name="ck_products_stock_not_negative"),
 )
 
-promo_codes = Table(
-    "promo_codes",
+# Each collection's pricing catalog (server.domain.catalog): the JSON document as loaded, whole,
+# so a load replaces it atomically; collection 0 holds the default for collections without one.
+catalogs = Table(
+    "catalogs",
     metadata,
-    Column("code", String(SHORT), primary_key=True),
-    Column("description", String(TEXT), nullable=False),
-    # Exactly one of percent_off and amount_off (amount_off in `currency`).
-    Column("percent_off", ExactDecimal),
-    Column("amount_off", ExactDecimal),
-    Column("currency", String(3)),
-    Column("valid_from", BigInteger),
-    Column("valid_until", BigInteger),
-    Column("minimum_subtotal", ExactDecimal),
+    Column("collection_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("loaded_time", BigInteger, nullable=False),
 )
 
 baskets = Table(

@@ -7,7 +7,10 @@ from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
 
+from server.domain.catalog import Catalog
+from server.domain.model import Cart
 from server.store.basket_repository import BasketRepository
+from server.store.catalog_repository import CatalogCache, CatalogRepository
 from server.store.driver import Connection, Database, Statement
 from server.store.ids import PartIds
 from server.store.outbox import OutboxWriter
@@ -21,6 +24,7 @@ _NOTIFY = Statement(f"SELECT pg_notify('{CHANNEL}', :payload)")
 class UnitOfWork:
     carts: CartRepository
     baskets: BasketRepository
+    catalogs: CatalogRepository
     outbox: OutboxWriter
 
     def __init__(
@@ -29,9 +33,11 @@ class UnitOfWork:
         part_ids: PartIds,
         local_fan_out: LocalFanOut | None,
         *,
+        catalogs: CatalogCache,
         read_only: bool = False,
     ) -> None:
         self._database = database
+        self._catalog_cache = catalogs
         self._part_ids = part_ids
         self._local_fan_out = local_fan_out
         self._read_only = read_only
@@ -47,8 +53,18 @@ class UnitOfWork:
         self._connection = connection
         self.carts = CartRepository(connection, self._part_ids)
         self.baskets = BasketRepository(connection)
+        self.catalogs = CatalogRepository(connection, self._catalog_cache)
         self.outbox = OutboxWriter(connection)
         return self
+
+    async def catalog_of(self, cart: Cart) -> Catalog:
+        """The catalog that prices `cart` (its collection's, else the default one); cached
+        unless it was loaded since the cart was read."""
+        cart_id = cart.id or 0
+        versions = self.carts.catalog_versions.get(cart_id) or self.baskets.catalog_versions.get(
+            cart_id
+        )
+        return await self.catalogs.effective(cart.collection_id, versions)
 
     async def __aexit__(
         self,
@@ -84,11 +100,20 @@ class UnitOfWorkFactory:
         self._database = database
         self._part_ids = PartIds()
         self._local_fan_out = local_fan_out
+        self._catalogs = CatalogCache()
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self._database, self._part_ids, self._local_fan_out)
+        return UnitOfWork(
+            self._database, self._part_ids, self._local_fan_out, catalogs=self._catalogs
+        )
 
     def reading(self) -> UnitOfWork:
         """A unit of work that only reads (no transaction on PostgreSQL, a deferred one on
         SQLite)."""
-        return UnitOfWork(self._database, self._part_ids, self._local_fan_out, read_only=True)
+        return UnitOfWork(
+            self._database,
+            self._part_ids,
+            self._local_fan_out,
+            catalogs=self._catalogs,
+            read_only=True,
+        )

@@ -14,7 +14,7 @@ import pytest
 from server.auth.identity import Identity, Role
 from server.domain import events as e
 from server.domain.basket_lifecycle import Product
-from server.domain.basket_pricing import PromoCode
+from server.domain.catalog import Catalog, Kind, Level, PromotionRule
 from server.domain.errors import AlreadyExists, FailedPrecondition, NotFound, PermissionDenied
 from server.service import commands as c
 from server.service.baskets import Answer, BasketHandlers
@@ -42,10 +42,10 @@ def units() -> MemoryUnits:
     units = MemoryUnits()
     units.store.add_product(MUG)
     units.store.add_product(CAP)
-    units.store.promo_codes["TENOFF"] = PromoCode("TENOFF", "10 % off", percent_off=Decimal(10))
-    units.store.promo_codes["FIVE"] = PromoCode(
-        "FIVE", "5 off", amount_off=Decimal(5), currency="USD"
-    )
+    units.store.use_catalog(Catalog(promotions=(
+        PromotionRule("TENOFF", "10 % off", Level.CART, Kind.PERCENTAGE, Decimal(10), code="TENOFF"),
+        PromotionRule("FIVE", "5 off", Level.CART, Kind.FIXED, Decimal(5), code="FIVE"),
+    )))  # fmt: skip
     return units
 
 

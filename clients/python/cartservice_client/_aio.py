@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 from cartservice.basket.v1 import basket_service_pb2 as basket_pb
 from cartservice.basket.v1 import basket_service_pb2_grpc
-from cartservice.cart.v1 import cart_service_pb2_grpc
+from cartservice.cart.v1 import cart_service_pb2_grpc, catalog_service_pb2_grpc
 
 from cartservice_client._config import AsyncToken, bearer, channel_options
 from cartservice_client._errors import Unavailable, from_rpc_error
@@ -45,6 +45,9 @@ class AsyncClient:
         )
         self.baskets: Any = _Translated(
             basket_service_pb2_grpc.BasketServiceStub(self._channel), timeout_s
+        )
+        self.catalogs: Any = _Translated(
+            catalog_service_pb2_grpc.CatalogServiceStub(self._channel), timeout_s
         )
 
     async def watch_basket(

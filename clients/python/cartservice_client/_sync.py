@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 from cartservice.basket.v1 import basket_service_pb2 as basket_pb
 from cartservice.basket.v1 import basket_service_pb2_grpc
-from cartservice.cart.v1 import cart_service_pb2_grpc
+from cartservice.cart.v1 import cart_service_pb2_grpc, catalog_service_pb2_grpc
 
 from cartservice_client._config import Token, bearer, channel_options
 from cartservice_client._errors import Unavailable, from_rpc_error
@@ -42,6 +42,9 @@ class Client:
         self.carts: Any = _Translated(cart_service_pb2_grpc.CartServiceStub(channel), timeout_s)
         self.baskets: Any = _Translated(
             basket_service_pb2_grpc.BasketServiceStub(channel), timeout_s
+        )
+        self.catalogs: Any = _Translated(
+            catalog_service_pb2_grpc.CatalogServiceStub(channel), timeout_s
         )
 
     def watch_basket(
