@@ -37,6 +37,7 @@ class MemoryStore:
         self.products: dict[str, Product] = {}
         # Catalogs by collection (0: the default), each (version, document, catalog).
         self.catalogs: dict[int, tuple[int, str, Catalog]] = {}
+        self.promotion_uses: dict[tuple[int, str], int] = {}
         self.stock: dict[str, int] = {}  # product id → units left
         self.reserved: dict[str, dict[str, int]] = {}  # basket id → product id → units
         self.sold: set[str] = set()  # basket ids whose reservation was sold
@@ -58,6 +59,22 @@ class _Catalogs:
     async def effective(self, collection_id: int, versions: object = None) -> Catalog:
         found = self._store.catalogs.get(collection_id) or self._store.catalogs.get(0)
         return found[2] if found else EMPTY
+
+    async def uses(self, collection_id: int) -> dict[str, int]:
+        found = self._store.promotion_uses.items()
+        return {rule: n for (collection, rule), n in found if collection == collection_id}
+
+    async def use(self, collection_id: int, rule_id: str, usage_limit: int) -> bool:
+        key = (collection_id, rule_id)
+        if self._store.promotion_uses.get(key, 0) >= usage_limit:
+            return False
+        uses = self._store.promotion_uses
+        self._staged.append(lambda: uses.__setitem__(key, uses.get(key, 0) + 1))
+        return True
+
+    async def give_back(self, collection_id: int, rule_id: str) -> None:
+        key, uses = (collection_id, rule_id), self._store.promotion_uses
+        self._staged.append(lambda: uses.__setitem__(key, max(uses.get(key, 0) - 1, 0)))
 
     async def document(self, collection_id: int) -> tuple[int, str] | None:
         found = self._store.catalogs.get(collection_id)
@@ -231,8 +248,11 @@ class MemoryUnitOfWork:
         self.baskets = _Baskets(store, self._staged)
         self.catalogs = _Catalogs(store, self._staged)
 
-    async def catalog_of(self, cart: Cart) -> Catalog:
-        return await self.catalogs.effective(cart.collection_id)
+    async def catalog_of(self, cart: Cart, *, with_used_up: bool = False) -> Catalog:
+        catalog = await self.catalogs.effective(cart.collection_id)
+        if with_used_up:
+            return catalog
+        return catalog.without_used_up(await self.catalogs.uses(cart.collection_id))
 
     async def __aenter__(self) -> MemoryUnitOfWork:
         return self

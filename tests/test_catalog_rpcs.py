@@ -4,23 +4,27 @@ cart admin prices its carts' calculations, limits quantities and keeps one curre
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from cartservice.cart.v1 import cart_pb2 as r
 from cartservice.cart.v1 import cart_service_pb2 as pb
 from cartservice.cart.v1 import catalog_service_pb2 as cpb
 from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
 from cartservice.cart.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from cartservice.type.v1.decimal_pb2 import Decimal as D
+from google.protobuf import field_mask_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from tests.event_scenario import new_collection
 from tests.identities import as_caller
 from tests.seed_examples import decimals
+from tests.servers import ServerProcess
 
 CATALOG = {
     "currency": "USD",
@@ -152,3 +156,57 @@ def test_a_document_that_is_not_a_catalog_is_invalid_with_its_paths(channel: grp
     request = error_details_pb2.BadRequest()
     status.details[0].Unpack(request)
     assert {v.field for v in request.field_violations} == {"skus[0].salePrice", "rounding"}
+
+
+def test_concurrent_checkouts_never_use_a_limited_promotion_past_its_limit(
+    stub: CartServiceStub, channel: grpc.Channel, server: ServerProcess
+) -> None:
+    collection_id = new_collection()
+    limited = {**CATALOG, "promotions": [{"id": "twice", "code": "TWICE", "title": "1.00 off",
+               "level": "CART", "kind": "FIXED", "value": "1.00", "usageLimit": 2}]}  # fmt: skip
+    CatalogServiceStub(channel).LoadCatalog(
+        cpb.LoadCatalogRequest(collection_id=collection_id, catalog_json=json.dumps(limited)),
+        metadata=as_caller("2", collection_id, ("ROLE_CART_ADMIN",)),
+    )
+    carts = []
+    for _ in range(6):
+        cart, me = new_cart(stub, collection_id, quantity=1)
+        stub.CreatePromotion(
+            pb.CreatePromotionRequest(
+                cart_id=cart.id, promotions=[r.Promotion(promo_code="TWICE")]
+            ),
+            metadata=me,
+        )
+        carts.append(cart.id)
+    checkout = r.Cart(status=r.CART_STATUS_CHECKED_OUT)
+
+    def check_out(cart_id: int) -> str:
+        request = pb.PatchUpdateCartRequest(
+            cart_id=cart_id, cart=checkout, update_mask=field_mask_pb2.FieldMask(paths=["status"])
+        )
+        try:
+            stub.PatchUpdateCart(request, metadata=me, timeout=30)
+            return "OK"
+        except grpc.RpcError as error:
+            return reason(error)
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = list(pool.map(check_out, carts))
+    retried = [check_out(c) for c, outcome in zip(carts, outcomes, strict=True) if outcome != "OK"]
+
+    assert set(outcomes) <= {"OK", "PROMOTION_USED_UP"}, outcomes
+    assert retried == ["OK"] * len(retried)  # without the discount, once it is used up
+    assert uses_of(server.database_url, collection_id) == {"twice": 2}
+
+
+def uses_of(database_url: str, collection_id: int) -> dict[str, int]:
+    engine = sa.create_engine(database_url.replace("+aiosqlite", ""))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text("SELECT rule_id, uses FROM promotion_uses WHERE collection_id = :c"),
+                {"c": collection_id},
+            )
+            return {rule_id: uses for rule_id, uses in rows}
+    finally:
+        engine.dispose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -105,6 +105,15 @@ class Catalog:
     promotions: tuple[PromotionRule, ...] = ()
     tax_rates: tuple[TaxRate, ...] = ()
     delivery_charges: Mapping[str, Decimal] = field(default_factory=dict)  # by shipping method
+
+    def without_used_up(self, uses: Mapping[str, int]) -> Catalog:
+        """This catalog without the rules whose usage limit `uses` reached."""
+        kept = tuple(
+            rule
+            for rule in self.promotions
+            if rule.usage_limit is None or uses.get(rule.id, 0) < rule.usage_limit
+        )
+        return self if len(kept) == len(self.promotions) else replace(self, promotions=kept)
 
     def rule_for_code(self, code: str) -> PromotionRule | None:
         return next((rule for rule in self.promotions if rule.code == code), None)

@@ -28,6 +28,7 @@ from server.domain.model import Cart
 from server.events.mapping import Source
 from server.service import commands as c
 from server.service.carts import DEFAULT_LIMITS, CartLimits, epoch_ms
+from server.service.pricing import redeem_promotions, release_promotions
 from server.service.recording import record
 from server.store.driver import INTEGRITY_ERRORS
 from server.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -220,6 +221,7 @@ class BasketHandlers:
             total = basket.quoted_total(state, cart, catalog, stamp.now_ms)
             basket.create_payment_intent(cart, state, str(uuid.uuid4()), total, stamp)
             await uow.baskets.reserve(state.basket_id, basket.quantities(cart))
+            await redeem_promotions(uow, cart, stamp.now_ms)
 
         return await self._change(command.basket_id, identity, create)
 
@@ -227,6 +229,7 @@ class BasketHandlers:
         async def delete(uow: UnitOfWork, state: BasketState, cart: Cart, stamp: Stamp) -> None:
             basket.delete_payment_intent(cart, state, stamp)
             await uow.baskets.release(state.basket_id)
+            await release_promotions(uow, cart, stamp.now_ms)
 
         return await self._change(command.basket_id, identity, delete)
 

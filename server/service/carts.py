@@ -24,9 +24,10 @@ from server.domain.basket_lifecycle import BasketState
 from server.domain.cart_operations import Stamp
 from server.domain.catalog import EMPTY, Catalog
 from server.domain.events import DomainEvent
-from server.domain.model import Cart
+from server.domain.model import Cart, CartStatus
 from server.events.mapping import Source
 from server.service import commands as c
+from server.service.pricing import redeem_promotions
 from server.service.recording import record
 from server.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from server.watch.basket_changes import BasketChange
@@ -193,7 +194,10 @@ class CartHandlers:
             basket = await _basket_of(uow, cart) if changes_cart else None
             stamp = self._stamp(identity)
             catalog = await uow.catalog_of(cart) if type(command) in _NEED_CATALOG else EMPTY
+            was = cart.status
             apply(command, cart, stamp, Rules(self._limits, catalog))
+            if _checked_out(was, cart):
+                await redeem_promotions(uow, cart, stamp.now_ms)
             await uow.carts.flush()
             recorded = record(uow.outbox, Source(cart, identity, stamp.now_ms))
             if basket is not None:
@@ -227,6 +231,16 @@ class CartHandlers:
         cart = await uow.carts.get(cart_id, for_update=True)
         access.authorize_cart(identity, cart)
         return cart
+
+
+def _checked_out(was: CartStatus, cart: Cart) -> bool:
+    """This change checked out a cart that is not a basket's (a basket's price is fixed, and
+    its promotions used, by its payment intent)."""
+    return (
+        was is not CartStatus.CHECKED_OUT
+        and cart.status is CartStatus.CHECKED_OUT
+        and cart.basket_id is None
+    )
 
 
 async def _basket_of(uow: UnitOfWork, cart: Cart) -> BasketState | None:

@@ -33,6 +33,18 @@ _STOCKED = Statement(
     " ON CONFLICT (id) DO UPDATE SET name = excluded.name, retail_price = excluded.retail_price,"
     " currency = excluded.currency, provider = excluded.provider, stock = excluded.stock"
 )
+_USES = Statement("SELECT rule_id, uses FROM promotion_uses WHERE collection_id = :collection_id")
+# One more use, unless the limit is reached (then no row comes back): concurrent checkouts queue
+# on the row, so a rule is never used past its limit.
+_USE = Statement(
+    "INSERT INTO promotion_uses (collection_id, rule_id, uses) VALUES (:collection_id, :rule_id, 1)"
+    " ON CONFLICT (collection_id, rule_id) DO UPDATE SET uses = promotion_uses.uses + 1"
+    " WHERE promotion_uses.uses < :usage_limit RETURNING uses"
+)
+_GIVE_BACK = Statement(
+    "UPDATE promotion_uses SET uses = uses - 1"
+    " WHERE collection_id = :collection_id AND rule_id = :rule_id AND uses > 0"
+)
 # The versions of a cart's own catalog and of the default one, beside the cart's columns.
 CART_CATALOG_VERSIONS = (
     "(SELECT version FROM catalogs WHERE catalogs.collection_id = carts.collection_id)"
@@ -100,6 +112,22 @@ class CatalogRepository:
         catalog = parse_catalog(json.loads(row["document"]))
         self._cache.put((collection_id, row["version"]), catalog)
         return catalog
+
+    async def uses(self, collection_id: int) -> dict[str, int]:
+        rows = await self._connection.fetch_all(_USES, {"collection_id": collection_id})
+        return {row["rule_id"]: row["uses"] for row in rows}
+
+    async def use(self, collection_id: int, rule_id: str, usage_limit: int) -> bool:
+        """Counts one use of the rule; False when its limit was reached."""
+        row = await self._connection.fetch_one(
+            _USE, {"collection_id": collection_id, "rule_id": rule_id, "usage_limit": usage_limit}
+        )
+        return row is not None
+
+    async def give_back(self, collection_id: int, rule_id: str) -> None:
+        await self._connection.execute(
+            _GIVE_BACK, {"collection_id": collection_id, "rule_id": rule_id}
+        )
 
     async def document(self, collection_id: int) -> tuple[int, str] | None:
         row = await self._connection.fetch_one(_READ, {"collection_id": collection_id})

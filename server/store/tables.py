@@ -132,6 +132,16 @@ catalogs = Table(
     Column("loaded_time", BigInteger, nullable=False),
 )
 
+# How often each promotion rule with a usage limit was used, per collection: counted when a cart
+# that it discounts is checked out, never past the limit (server.service.pricing).
+promotion_uses = Table(
+    "promotion_uses",
+    metadata,
+    Column("collection_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("rule_id", String(TEXT), primary_key=True),
+    Column("uses", Integer, nullable=False),
+)
+
 baskets = Table(
     "baskets",
     metadata,

@@ -57,14 +57,18 @@ class UnitOfWork:
         self.outbox = OutboxWriter(connection)
         return self
 
-    async def catalog_of(self, cart: Cart) -> Catalog:
-        """The catalog that prices `cart` (its collection's, else the default one); cached
-        unless it was loaded since the cart was read."""
+    async def catalog_of(self, cart: Cart, *, with_used_up: bool = False) -> Catalog:
+        """The catalog that prices `cart` (its collection's, else the default one), without the
+        rules its collection has used up (unless `with_used_up`); cached unless it was loaded
+        since the cart was read."""
         cart_id = cart.id or 0
         versions = self.carts.catalog_versions.get(cart_id) or self.baskets.catalog_versions.get(
             cart_id
         )
-        return await self.catalogs.effective(cart.collection_id, versions)
+        catalog = await self.catalogs.effective(cart.collection_id, versions)
+        if with_used_up or not any(rule.usage_limit is not None for rule in catalog.promotions):
+            return catalog
+        return catalog.without_used_up(await self.catalogs.uses(cart.collection_id))
 
     async def __aexit__(
         self,

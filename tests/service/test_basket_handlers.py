@@ -225,3 +225,25 @@ def test_the_catalog_is_read_a_page_after_a_product_id(
 
     assert [p.id for p in first] == ["cap"] and [p.id for p in rest] == ["mug"]
     assert units.store.events == []
+
+
+def test_a_limited_code_is_used_by_a_payment_intent_and_given_back_by_its_deletion(
+    units: MemoryUnits, handlers: BasketHandlers
+) -> None:
+    once = PromotionRule("ONCE", "2 off", Level.CART, Kind.FIXED, Decimal(2), code="ONCE",
+                         usage_limit=1)  # fmt: skip
+    units.store.use_catalog(Catalog(promotions=(once,)))
+    for basket_id in ("b-1", "b-2"):
+        new_basket(handlers, basket_id)
+        handle(handlers, c.AddBasketItem(basket_id, "mug", 1))
+    handle(handlers, c.ApplyPromoCode("b-1", "ONCE"))
+
+    intent = handle(handlers, c.CreatePaymentIntent("b-1"))
+    with pytest.raises(NotFound) as used_up:
+        handle(handlers, c.ApplyPromoCode("b-2", "ONCE"))
+    handle(handlers, c.DeletePaymentIntent("b-1"))
+
+    assert intent.basket.payment_intent.amount.amount.value == "10.50"  # 12.50 − 2.00
+    assert used_up.value.reason == "PromoCodeDoesntExist"
+    assert units.store.promotion_uses == {(4982, "ONCE"): 0}
+    assert handle(handlers, c.ApplyPromoCode("b-2", "ONCE")).basket.promo_code == "ONCE"
