@@ -153,10 +153,15 @@ class _Reader:
         name: str,
         read: Callable[[Any, str], T],
         default: T,
+        *,
+        required: bool = False,
     ) -> T:
+        where = f"{path}.{name}" if path else name
         if name not in data or data[name] is None:
+            if required:
+                self.fail(where, "is required")
             return default
-        return read(data[name], f"{path}.{name}" if path else name)
+        return read(data[name], where)
 
     def required(
         self,
@@ -166,10 +171,7 @@ class _Reader:
         read: Callable[[Any, str], T],
         default: T,
     ) -> T:
-        if name not in data or data[name] is None:
-            self.fail(f"{path}.{name}" if path else name, "is required")
-            return default
-        return read(data[name], f"{path}.{name}" if path else name)
+        return self.get(data, path, name, read, default, required=True)
 
     def text(self, value: Any, path: str) -> str:
         if not isinstance(value, str):
