@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
+from typing import Any
 
 from server.domain.catalog import (
     EMPTY,
@@ -525,32 +526,28 @@ def _per_unit(total: Figures, quantity: Decimal, catalog: Catalog, currency: str
     """A unit's share of the line's figures, rounded; the totals are the authoritative ones."""
     if quantity == 1 or quantity == 0:
         return total
-    unit = Figures()
-    for spec in fields(Figures):
-        value = getattr(total, spec.name)
-        if isinstance(value, dict):
-            setattr(
-                unit,
-                spec.name,
-                {k: rounded(v / quantity, currency, catalog.rounding) for k, v in value.items()},
-            )
-        else:
-            setattr(unit, spec.name, rounded(value / quantity, currency, catalog.rounding))
+    mode = catalog.rounding
+    amounts: dict[str, Any] = {
+        name: rounded(getattr(total, name) / quantity, currency, mode) for name in _AMOUNTS
+    }
+    unit = Figures(**amounts)
+    unit.calculated_other_charges = {
+        name: rounded(amount / quantity, currency, mode)
+        for name, amount in total.calculated_other_charges.items()
+    }
     return unit
 
 
 def _cart_figures(lines: list[_Line]) -> CartFigures:
-    value = CartFigures(count=sum((line.quantity for line in lines), ZERO))
+    totals = [line.total for line in lines]
+    sums: dict[str, Any] = {
+        name: sum((getattr(total, name) for total in totals), ZERO) for name in _AMOUNTS
+    }
+    value = CartFigures(count=sum((line.quantity for line in lines), ZERO), **sums)
+    charges = value.calculated_other_charges
     for line in lines:
-        for spec in fields(Figures):
-            if spec.name == "calculated_other_charges":
-                for name, amount in line.total.calculated_other_charges.items():
-                    charges = value.calculated_other_charges
-                    charges[name] = charges.get(name, ZERO) + amount
-            else:
-                setattr(
-                    value, spec.name, getattr(value, spec.name) + getattr(line.total, spec.name)
-                )
+        for name, amount in line.total.calculated_other_charges.items():
+            charges[name] = charges.get(name, ZERO) + amount
         value.item_discount += line.item_discount
         value.cart_discount += line.cart_discount
         value.loyalty_discount += line.loyalty_discount
@@ -560,3 +557,7 @@ def _cart_figures(lines: list[_Line]) -> CartFigures:
         value.cart_delivery_charge_discount += line.cart_delivery_discount
     value.total_discount = value.item_discount + value.cart_discount + value.loyalty_discount
     return value
+
+
+# The amount figures of an item (all of Figures but the charges by name).
+_AMOUNTS = tuple(f.name for f in fields(Figures) if f.name != "calculated_other_charges")

@@ -219,7 +219,7 @@ def add_items(
         check_quantity(catalog, item)
         _new_item(item, stamp)
         cart.items.append(item)
-    cart_currency(cart, catalog)  # one currency per cart
+    _check_one_currency(cart, catalog)
     cart.record(events.ItemsAdded(tuple(items)))
     return items
 
@@ -244,7 +244,7 @@ def patch_item(
         stamp,
     )
     check_quantity(catalog, item)
-    cart_currency(cart, catalog)
+    _check_one_currency(cart, catalog)
     _touch_item(item, stamp)
     cart.record(events.ItemPatched(item))
     return item
@@ -257,6 +257,13 @@ def delete_item(cart: Cart, item_id: int, stamp: Stamp) -> None:
     # An item-level charge has no meaning without its item.
     cart.other_charges[:] = [c for c in cart.other_charges if c.item_id != item_id]
     cart.record(events.ItemDeleted(item_id))
+
+
+def _check_one_currency(cart: Cart, catalog: Catalog) -> None:
+    # Only a catalog of several currencies can put two in one cart; reading every item of the
+    # cart otherwise would cost a change what the cart holds (server.store.documents).
+    if catalog.mixes_currencies:
+        cart_currency(cart, catalog)
 
 
 def find_item(cart: Cart, item_id: int) -> CartItem:

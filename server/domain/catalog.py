@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any, TypeVar
 
 from server.domain.errors import FieldViolation, InvalidArgument
@@ -105,6 +106,11 @@ class Catalog:
     promotions: tuple[PromotionRule, ...] = ()
     tax_rates: tuple[TaxRate, ...] = ()
     delivery_charges: Mapping[str, Decimal] = field(default_factory=dict)  # by shipping method
+
+    @cached_property
+    def mixes_currencies(self) -> bool:
+        """Whether its skus are priced in more than one currency (only then can a cart mix)."""
+        return len({sku.currency for sku in self.skus.values()}) > 1
 
     def without_used_up(self, uses: Mapping[str, int]) -> Catalog:
         """This catalog without the rules whose usage limit `uses` reached."""

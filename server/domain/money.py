@@ -4,6 +4,7 @@ allocation of an amount over lines so that the parts add up to it to the last mi
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
@@ -30,6 +31,7 @@ def minor_digits(currency: str) -> int:
     return _DIGITS.get(currency, 2)
 
 
+@functools.cache
 def minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_digits(currency))
 
