@@ -502,12 +502,12 @@ class _Pricing:
 def _applicable(
     cart: Cart, catalog: Catalog, lines: list[_Line], now: int, used: Mapping[str, int]
 ) -> list[PromotionRule]:
-    codes = {promotion.promo_code for promotion in cart.promotions}
+    codes = {promotion.promo_code.upper() for promotion in cart.promotions}
     subtotal = sum((line.after_markdown for line in lines), ZERO)
 
     def applies(rule: PromotionRule) -> bool:
         return (
-            (rule.code is None or rule.code in codes)
+            (rule.code is None or rule.code.upper() in codes)
             and (rule.valid_from is None or rule.valid_from <= now)
             and (rule.valid_until is None or now < rule.valid_until)
             and (rule.minimum_subtotal is None or subtotal >= rule.minimum_subtotal)

@@ -20,6 +20,11 @@ from server.domain.money import Rounding
 
 ANY = "*"
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+MAX_WHOLE = 2_147_483_647  # what an integer column holds (stock, limits, ages, priorities)
+MAX_MS = 253_402_300_799_999  # the last millisecond of the year 9999
+# The columns a catalog's ids and names are written to (server.store.tables).
+ID_CHARACTERS = 64
+TEXT_CHARACTERS = 256
 _DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 T = TypeVar("T")
 
@@ -122,7 +127,9 @@ class Catalog:
         return self if len(kept) == len(self.promotions) else replace(self, promotions=kept)
 
     def rule_for_code(self, code: str) -> PromotionRule | None:
-        return next((rule for rule in self.promotions if rule.code == code), None)
+        """The rule of a promo code; codes match whatever their case."""
+        wanted = code.upper()
+        return next((r for r in self.promotions if r.code and r.code.upper() == wanted), None)
 
     def tax_rate(self, country: str, state: str, category: str) -> Decimal:
         """The most specific rate: country, state and category, then any state, then any
@@ -192,10 +199,25 @@ class _Reader:
         return [self.text(item, f"{path}[{index}]") for index, item in enumerate(value)]
 
     def whole(self, value: Any, path: str) -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            self.fail(path, "must be a whole number of at least 0")
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_WHOLE:
+            self.fail(path, f"must be a whole number from 0 to {MAX_WHOLE}")
             return 0
         return value
+
+    def moment(self, value: Any, path: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_MS:
+            self.fail(path, "must be epoch milliseconds")
+            return 0
+        return value
+
+    def name(self, most: int) -> Callable[[Any, str], str]:
+        def read(value: Any, path: str) -> str:
+            text = self.text(value, path)
+            if not 0 < len(text) <= most:
+                self.fail(path, f"must be 1 to {most} characters")
+            return text
+
+        return read
 
     def flag(self, value: Any, path: str) -> bool:
         if not isinstance(value, bool):
@@ -296,7 +318,7 @@ def _promotions(read: _Reader, document: Mapping[str, Any]) -> tuple[PromotionRu
 def _skus(read: _Reader, document: Mapping[str, Any], currency: str) -> dict[str, CatalogSku]:
     skus: dict[str, CatalogSku] = {}
     for path, entry in read.entries(document, "skus"):
-        sku_id = read.required(entry, path, "skuId", read.text, "")
+        sku_id = read.required(entry, path, "skuId", read.name(ID_CHARACTERS), "")
         limit = entry.get("quantityLimit") or {}
         quantity_limit = QuantityLimit(
             min_value=read.get(limit, f"{path}.quantityLimit", "minValue", read.whole, 1),
@@ -306,7 +328,7 @@ def _skus(read: _Reader, document: Mapping[str, Any], currency: str) -> dict[str
             read.fail(f"{path}.quantityLimit", "maxValue must be 0 (none) or at least minValue")
         sku = CatalogSku(
             sku_id=sku_id,
-            title=read.get(entry, path, "title", read.text, ""),
+            title=read.get(entry, path, "title", read.name(TEXT_CHARACTERS), ""),
             regular_price=read.required(entry, path, "regularPrice", read.amount, Decimal(0)),
             sale_price=read.get(entry, path, "salePrice", read.amount, None),
             currency=read.get(entry, path, "currency", read.currency, currency),
@@ -315,7 +337,7 @@ def _skus(read: _Reader, document: Mapping[str, Any], currency: str) -> dict[str
             minimum_age=read.get(entry, path, "minimumAge", read.whole, 0),
             taxable=read.get(entry, path, "taxable", read.flag, True),
             tax_category=read.get(entry, path, "taxCategory", read.text, "standard"),
-            provider=read.get(entry, path, "provider", read.text, ""),
+            provider=read.get(entry, path, "provider", read.name(ID_CHARACTERS), ""),
             stock=read.get(entry, path, "stock", read.whole, None),
         )
         if sku.sale_price is not None and sku.sale_price > sku.regular_price:
@@ -333,7 +355,7 @@ def _promotion(read: _Reader, path: str, entry: Mapping[str, Any]) -> PromotionR
         read.fail(f"{path}.value", "a percentage is at most 100")
     skus: list[str] = read.get(entry, path, "skus", read.texts, [])
     return PromotionRule(
-        id=read.required(entry, path, "id", read.text, ""),
+        id=read.required(entry, path, "id", read.name(TEXT_CHARACTERS), ""),
         title=read.get(entry, path, "title", read.text, ""),
         description=read.get(entry, path, "description", read.text, ""),
         level=read.required(entry, path, "level", read.choice(Level), Level.CART),
@@ -342,8 +364,8 @@ def _promotion(read: _Reader, path: str, entry: Mapping[str, Any]) -> PromotionR
         code=read.get(entry, path, "code", read.text, None),
         skus=frozenset(skus),
         minimum_subtotal=read.get(entry, path, "minimumSubtotal", read.amount, None),
-        valid_from=read.get(entry, path, "validFrom", read.whole, None),
-        valid_until=read.get(entry, path, "validUntil", read.whole, None),
+        valid_from=read.get(entry, path, "validFrom", read.moment, None),
+        valid_until=read.get(entry, path, "validUntil", read.moment, None),
         apply_before_taxation=read.get(entry, path, "applyBeforeTaxation", read.flag, True),
         stacking=read.get(entry, path, "stacking", read.choice(Stacking), Stacking.STACK),
         priority=read.get(entry, path, "priority", read.whole, 100),

@@ -30,6 +30,8 @@ def parse_document(document: str) -> Catalog:
         parsed = json.loads(document, parse_float=_no_float)
     except ValueError as error:
         raise InvalidArgument.single("catalog_json", f"is not JSON: {error}") from None
+    except RecursionError:
+        raise InvalidArgument.single("catalog_json", "nests too deeply to be a catalog") from None
     return parse_catalog(parsed)
 
 

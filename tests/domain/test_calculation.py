@@ -104,7 +104,7 @@ EXAMPLES = [
         # ITEM 10 %: 3.00 + 2.00; then 5.00 off the cart over 27:18 → 3.00 + 2.00
         "stacked: 10 % off every item, then a 5.00 code off the cart",
         Cart(items=[item("a", item_id=1), item("b", item_id=2)],
-             promotions=[Promotion(promo_code="SAVE5")]),
+             promotions=[Promotion(promo_code="save5")]),  # codes match whatever their case
         catalog(sku("a", "30.00"), sku("b", "20.00"), promotions=(
             rule("items10", Level.ITEM, Kind.PERCENTAGE, "10", priority=1),
             rule("save5", Level.CART, Kind.FIXED, "5", code="SAVE5", priority=2))),

@@ -6,8 +6,13 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from server.domain.catalog import Catalog, Kind, Level, Stacking, TaxRate, parse_catalog
+from server.domain.errors import InvalidArgument
 from server.domain.money import Rounding
 from tests.support import readme_blocks
 
@@ -54,3 +59,24 @@ def test_the_most_specific_tax_rate_wins_then_the_default() -> None:
     assert catalog.tax_rate("US", "CA", "food") == Decimal("0.05")  # the country is more specific
     assert catalog.tax_rate("DE", "", "food") == Decimal("0.01")
     assert catalog.tax_rate("DE", "", "standard") == Decimal("0.19")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 10**20) | st.text(max_size=8)
+    | st.sampled_from(["1.00", "-1", "HALF_UP", "CART", "PERCENTAGE", "USD", "*"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["skus", "promotions", "taxRates", "deliveryCharges", "skuId",
+                         "regularPrice", "salePrice", "quantityLimit", "maxValue", "id", "level",
+                         "kind", "value", "rate", "currency", "rounding", "skus", "stock"]),
+        inner, max_size=5),
+    max_leaves=20,
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(JSON)
+def test_any_json_is_a_catalog_or_invalid_argument_never_another_error(document: Any) -> None:
+    try:
+        parse_catalog(document)
+    except InvalidArgument as error:
+        assert error.violations

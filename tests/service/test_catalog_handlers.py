@@ -58,6 +58,11 @@ def test_a_collection_without_a_catalog_is_not_found(handlers: CatalogHandlers) 
         ('{"promotions": [{"id": "x", "level": "EVERYWHERE", "kind": "FIXED", "value": "1"}]}',
          "promotions[0].level"),
         ('{"taxRates": [{"rate": "8.25"}]}', "taxRates[0].rate"),
+        pytest.param("[" * 100_000 + "]" * 100_000, "catalog_json", id="nested-too-deep"),
+        pytest.param(json.dumps({"skus": [{"skuId": "x" * 65, "regularPrice": "1"}]}),
+                     "skus[0].skuId", id="sku-id-longer-than-its-column"),
+        pytest.param(json.dumps({"skus": [{"skuId": "a", "regularPrice": "1", "stock": 2**31}]}),
+                     "skus[0].stock", id="stock-beyond-its-column"),
     ],
 )  # fmt: skip
 def test_a_document_that_is_not_a_catalog_names_what_is_wrong(
