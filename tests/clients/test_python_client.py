@@ -241,3 +241,24 @@ def test_the_asyncio_client(server: ServerProcess) -> None:
 
     user, missing, versions = asyncio.run(asyncio.wait_for(scenario(), TIMEOUT_S))
     assert (user, missing, versions) == ("51", grpc.StatusCode.NOT_FOUND.value[0], [1, 2])
+
+
+def test_closing_the_client_ends_its_watch_without_an_error(server: ServerProcess) -> None:
+    client = Client(server.address, token=token())
+    basket_id = f"close-{free_port()}"
+    client.baskets.CreateBasket(bpb.CreateBasketRequest(basket_id=basket_id, sales_channel_id="w"))
+    seen: queue.Queue[object] = queue.Queue()
+
+    def watch() -> None:
+        try:
+            for message in client.watch_basket(basket_id):
+                seen.put(message.version)
+            seen.put("ended")
+        except Exception as error:  # what the test is about
+            seen.put(error)
+
+    threading.Thread(target=watch, daemon=True).start()
+    assert seen.get(timeout=TIMEOUT_S) == 1
+    client.close()
+
+    assert seen.get(timeout=TIMEOUT_S) == "ended"

@@ -13,7 +13,7 @@ from cartservice.basket.v1 import basket_service_pb2_grpc
 from cartservice.cart.v1 import cart_service_pb2_grpc, catalog_service_pb2_grpc
 
 from cartservice_client._config import AsyncToken, bearer, channel_options
-from cartservice_client._errors import Unavailable, from_rpc_error
+from cartservice_client._errors import CartServiceError, Unavailable, from_rpc_error
 from cartservice_client._resume import Resume
 
 
@@ -35,6 +35,7 @@ class AsyncClient:
         interceptors: list[Any] = []
         if token is not None:
             interceptors = [_UnaryToken(token), _StreamToken(token)]
+        self._closed = False
         self._channel = (
             grpc.aio.secure_channel(target, credentials, settings, interceptors=interceptors)
             if credentials is not None
@@ -55,7 +56,7 @@ class AsyncClient:
     ) -> AsyncIterator[basket_pb.WatchBasketResponse]:
         """As Client.watch_basket: resumes after UNAVAILABLE from the last version yielded."""
         resume = Resume(basket_id, from_version)
-        while True:
+        while not self._closed:
             try:
                 async for message in self.baskets.WatchBasket(
                     resume.request(), wait_for_ready=True
@@ -64,9 +65,18 @@ class AsyncClient:
                         yield message
                 return
             except Unavailable:
+                if self._closed:
+                    return
                 await asyncio.sleep(resume.pause())
+            except (CartServiceError, grpc.aio.UsageError):
+                # Closing the client cancels the stream; a reconnect after it finds the channel
+                # closed: both end the watch.
+                if self._closed:
+                    return
+                raise
 
     async def close(self) -> None:
+        self._closed = True
         await self._channel.close()
 
     async def __aenter__(self) -> AsyncClient:

@@ -12,7 +12,7 @@ from cartservice.basket.v1 import basket_service_pb2_grpc
 from cartservice.cart.v1 import cart_service_pb2_grpc, catalog_service_pb2_grpc
 
 from cartservice_client._config import Token, bearer, channel_options
-from cartservice_client._errors import Unavailable, from_rpc_error
+from cartservice_client._errors import CartServiceError, Unavailable, from_rpc_error
 from cartservice_client._resume import Resume
 
 
@@ -37,6 +37,7 @@ class Client:
             else grpc.insecure_channel(target, settings)
         )
         self._channel = channel
+        self._closed = False
         if token is not None:
             channel = grpc.intercept_channel(channel, _TokenInterceptor(token))
         self.carts: Any = _Translated(cart_service_pb2_grpc.CartServiceStub(channel), timeout_s)
@@ -54,18 +55,27 @@ class Client:
         UNAVAILABLE (a server restart, a stalled stream, a lost connection) it reconnects and
         resumes from the last version it yielded, so no version comes twice or out of order.
         SomethingHappened notices (a failed call's error code) come as they happen. Ends when
-        the server ends the stream (the basket was deleted)."""
+        the server ends the stream (the basket was deleted) or the client is closed."""
         resume = Resume(basket_id, from_version)
-        while True:
+        while not self._closed:
             try:
                 for message in self.baskets.WatchBasket(resume.request(), wait_for_ready=True):
                     if resume.fresh(message):
                         yield message
                 return
             except Unavailable:
+                if self._closed:
+                    return
                 time.sleep(resume.pause())
+            except (CartServiceError, ValueError):
+                # Closing the client cancels the stream, and a reconnect after it finds the
+                # channel closed (ValueError): both end the watch.
+                if self._closed:
+                    return
+                raise
 
     def close(self) -> None:
+        self._closed = True
         self._channel.close()
 
     def __enter__(self) -> Client:
