@@ -85,3 +85,13 @@ def stock_of(database_url: str, product_id: str) -> int:
                 select(products.c.stock).where(products.c.id == product_id)
             ).scalar_one()
         )
+
+
+def uses_of(database_url: str, collection_id: int) -> dict[str, int]:
+    """How often each limited promotion rule was used in the collection."""
+    with _engine(database_url).connect() as connection:
+        rows = connection.execute(
+            text("SELECT rule_id, uses FROM promotion_uses WHERE collection_id = :c"),
+            {"c": collection_id},
+        )
+        return {rule_id: uses for rule_id, uses in rows}

@@ -10,7 +10,6 @@ from typing import Any
 
 import grpc
 import pytest
-import sqlalchemy as sa
 from cartservice.cart.v1 import cart_pb2 as r
 from cartservice.cart.v1 import cart_service_pb2 as pb
 from cartservice.cart.v1 import catalog_service_pb2 as cpb
@@ -21,6 +20,7 @@ from google.protobuf import field_mask_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from tests.catalog import uses_of
 from tests.event_scenario import new_collection
 from tests.identities import as_caller
 from tests.seed_examples import decimals
@@ -197,16 +197,3 @@ def test_concurrent_checkouts_never_use_a_limited_promotion_past_its_limit(
     assert set(outcomes) <= {"OK", "PROMOTION_USED_UP"}, outcomes
     assert retried == ["OK"] * len(retried)  # without the discount, once it is used up
     assert uses_of(server.database_url, collection_id) == {"twice": 2}
-
-
-def uses_of(database_url: str, collection_id: int) -> dict[str, int]:
-    engine = sa.create_engine(database_url.replace("+aiosqlite", ""))
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                sa.text("SELECT rule_id, uses FROM promotion_uses WHERE collection_id = :c"),
-                {"c": collection_id},
-            )
-            return {rule_id: uses for rule_id, uses in rows}
-    finally:
-        engine.dispose()

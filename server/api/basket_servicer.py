@@ -6,8 +6,6 @@ work and the events. WatchBasket streams the basket's changes from server.watch.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from typing import Any, TypeAlias
 
@@ -17,6 +15,7 @@ from cartservice.basket.v1 import basket_service_pb2 as pb
 from cartservice.basket.v1 import basket_service_pb2_grpc
 
 from server.api.basket_watch import WatchBasketStreams
+from server.api.page_tokens import page_token, refuse, token_parts
 from server.api.validation import Rule, Violations, check_basket_id
 from server.auth.identity import caller
 from server.contract.baskets import product_message
@@ -49,20 +48,16 @@ def _basket_id_only(request: Any) -> None:
     violations.raise_if_any()
 
 
-def _products_token(last_id: str) -> str:
-    return base64.urlsafe_b64encode(f"products:{last_id}".encode()).decode()
-
-
 def _product_after(token: str, violations: Violations) -> str:
     """The product id a page token continues after ("" for the first page)."""
     if not token:
         return ""
-    try:
-        kind, _, last_id = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        kind, last_id = "", ""
+    parts = token_parts(token, 2, violations)
+    if parts is None:
+        return ""
+    kind, last_id = parts
     if kind != "products" or not last_id:
-        violations.add("page_token", "is not a token of this listing")
+        refuse(violations)
     return last_id
 
 
@@ -163,7 +158,7 @@ class BasketServicer(  # type: ignore[misc]  # WatchBasket writes with context.w
         more = len(products) > limit
         return pb.ListProductsResponse(
             products=[product_message(p) for p in products[:limit]],
-            next_page_token=_products_token(products[limit - 1].id) if more else "",
+            next_page_token=page_token("products", products[limit - 1].id) if more else "",
         )
 
     # ---- payment ----

@@ -6,8 +6,6 @@ turns protobuf requests into domain values, collecting every field violation fir
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any, TypeAlias, TypeVar
 
 import grpc
@@ -17,6 +15,7 @@ from cartservice.cart.v1 import cart_service_pb2_grpc
 from google.protobuf.message import Message
 
 from server.api import convert
+from server.api.page_tokens import page_token, refuse, token_parts
 from server.api.validation import Rule, Violations, rule_for
 from server.auth import access
 from server.auth.identity import caller
@@ -413,23 +412,24 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
         return await self._run(command, pb.DeleteLoyaltyRewardsResponse)
 
 
-# ---- page tokens: opaque to clients, bound to the query they continue ----
+# ---- page tokens (server.api.page_tokens): the last cart id and the listing's scope ----
 
 
 def _page_token(scope: tuple[int, str], last_id: int | None) -> str:
-    raw = f"{last_id}:{scope[0]}:{scope[1]}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+    return page_token(last_id, *scope)
 
 
 def _decode_page_token(token: str, scope: tuple[int, str], violations: Violations) -> int:
     if not token:
         return 0
+    parts = token_parts(token, 3, violations)
+    if parts is None:
+        return 0
+    last_id, collection_id, user_id = parts
     try:
-        raw = base64.urlsafe_b64decode(token.encode()).decode()
-        last_id, collection_id, user_id = raw.split(":", 2)
         if (int(collection_id), user_id) == scope:
             return int(last_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except ValueError:
         pass
-    violations.add("page_token", "is not a token of this listing")
+    refuse(violations)
     return 0

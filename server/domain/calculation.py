@@ -308,6 +308,9 @@ class _Pricing:
         self.loyalty_amount = ZERO
         # Each other charge and its whole amount (of the cart, or of its item's line).
         self.charged: list[tuple[OtherCharge, Decimal]] = []
+        self._rules: list[PromotionRule] = []
+        # What each applied rule gave: (off the prices, off the delivery charges).
+        self._taken: dict[str, tuple[Decimal, Decimal]] = {}
 
     def _round(self, value: Decimal) -> Decimal:
         return rounded(value, self._currency, self._catalog.rounding)
@@ -321,7 +324,6 @@ class _Pricing:
         """Takes the price discounts of `rules` (in order); their shipping discounts wait for
         the delivery charges (delivery_and_charges)."""
         self._rules = rules
-        self._taken: dict[str, tuple[Decimal, Decimal]] = {}
         for rule in rules:
             if rule.level is Level.SHIPPING:
                 continue

@@ -140,9 +140,7 @@ class BasketRepository:
         if row is None:
             raise NotFound("basket", basket_id, reason=BASKET_NOT_FOUND)
         cart = decode_cart(bytes(row["document"]), row["version"], basket_id)
-        self.catalog_versions[cart.id or 0] = CatalogVersions(
-            row["catalog_version"], row["default_catalog_version"]
-        )
+        self.catalog_versions[cart.id or 0] = CatalogVersions.of_row(row)
         return _state(row), cart
 
     async def add(self, state: BasketState) -> None:

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from server.domain.catalog import EMPTY, Catalog, parse_catalog
-from server.store.driver import Connection, Statement
+from server.store.driver import Connection, Row, Statement
 
 DEFAULT_COLLECTION = 0
 CACHED_CATALOGS = 64
@@ -58,6 +58,11 @@ CART_CATALOG_VERSIONS = (
 class CatalogVersions:
     own: int | None
     fallback: int | None
+
+    @classmethod
+    def of_row(cls, row: Row) -> CatalogVersions:
+        """The versions a row read with CART_CATALOG_VERSIONS carries."""
+        return cls(row["catalog_version"], row["default_catalog_version"])
 
 
 class CatalogCache:
@@ -142,12 +147,14 @@ class CatalogRepository:
         assert row is not None
         # NUMERIC on PostgreSQL; exact text on SQLite (server.store.types.ExactDecimal).
         exact = (lambda d: d) if self._connection.dialect == "postgresql" else str
-        for sku in catalog.skus.values():
-            if sku.stock is not None:
-                await self._connection.execute(_STOCKED, {
-                    "id": sku.sku_id, "name": sku.title, "retail_price": exact(sku.price),
-                    "currency": sku.currency, "provider": sku.provider, "stock": sku.stock,
-                })  # fmt: skip
+        stocked = [
+            {"id": sku.sku_id, "name": sku.title, "retail_price": exact(sku.price),
+             "currency": sku.currency, "provider": sku.provider, "stock": sku.stock}
+            for sku in catalog.skus.values()
+            if sku.stock is not None
+        ]  # fmt: skip
+        if stocked:
+            await self._connection.execute_many(_STOCKED, stocked)
         version: int = row["version"]
         self._cache.put((collection_id, version), catalog)
         return version

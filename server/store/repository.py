@@ -56,10 +56,6 @@ def cart_from_row(row: Row) -> Cart:
     return decode_cart(bytes(row["document"]), row["version"], row["basket_id"])
 
 
-def catalog_versions(row: Row) -> CatalogVersions:
-    return CatalogVersions(row["catalog_version"], row["default_catalog_version"])
-
-
 def _columns(cart: Cart) -> dict[str, Any]:
     return {
         "id": cart.id,
@@ -96,7 +92,7 @@ class CartRepository:
         cart = cart_from_row(row)
         if for_update:
             self.track(cart)
-            self.catalog_versions[cart_id] = catalog_versions(row)
+            self.catalog_versions[cart_id] = CatalogVersions.of_row(row)
         return cart
 
     async def get_message(self, cart_id: int) -> cart_pb2.Cart:
