@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server import metrics, tracing
 from server.events.publishers import Outcome, Publisher, retry
 from server.store.driver import Database
-from server.store.outbox import OutboxRepository, PendingRow, PipelinedRound
+from server.store.outbox import OutboxRepository, PendingRow, DriverRound
 
 log = logging.getLogger(__name__)
 WAKE_COALESCE_S = 0.005
@@ -87,7 +87,7 @@ class OutboxRelay:
         clock: Callable[[], int] = epoch_ms,
         database: Database | None = None,
     ) -> None:
-        """`database`: the driver's pool for the rounds on PostgreSQL (two pipelined round trips
+        """`database`: the driver's pool for the rounds on PostgreSQL (two round trips
         each); without it rounds go through SQLAlchemy (SQLite, or a relay given sessions only).
         The relay closes it."""
         self._sessions = sessions
@@ -185,14 +185,14 @@ class OutboxRelay:
                 await asyncio.wait_for(stop.wait(), PRUNE_EVERY_S)
 
     @contextlib.asynccontextmanager
-    async def _round_outbox(self) -> AsyncIterator[OutboxRepository | PipelinedRound]:
+    async def _round_outbox(self) -> AsyncIterator[OutboxRepository | DriverRound]:
         """One round's transaction: committed when the round's work is done, rolled back if it
         fails."""
         if self._database is not None:
             async with self._database.connection() as connection:
-                pipelined = PipelinedRound(connection)
-                yield pipelined
-                await pipelined.commit()
+                rounded = DriverRound(connection)
+                yield rounded
+                await rounded.commit()
             return
         async with self._sessions() as session, session.begin():
             # Core statements on the session's connection: the ORM's execute path adds its own

@@ -291,7 +291,7 @@ _DRIVER_FINISH = _driver_statement(_FINISH_ARRAY)
 _DRIVER_RETRY = _driver_statement(_RETRY)
 
 
-class PipelinedRound:
+class DriverRound:
     """A relay round's statements on PostgreSQL through the request path's driver: BEGIN, the
     round's settings and the claim travel in one round trip, the marks with COMMIT in another
     (through SQLAlchemy's asyncio layer a round took four, each with greenlet switches)."""

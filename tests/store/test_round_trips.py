@@ -2,7 +2,7 @@
 
 The servicer runs in process on PostgreSQL; the driver reports every statement (BEGIN and COMMIT
 included) and every round trip: a read is one, a change two (BEGIN with the locking SELECT; the
-UPDATE, the outbox INSERT and COMMIT in one pipeline), a new cart one."""
+UPDATE, the outbox INSERT and COMMIT in one query string), a new cart one."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def test_statements_per_rpc_do_not_grow_with_the_cart(postgres_url: str) -> None
         assert by_size[1] == by_size[90], f"{name}: {by_size}"
     trip = ROUND_TRIP
     assert found["GetCart"][1] == ["SELECT", trip]  # no transaction around a read
-    # The cart and its outbox rows in one pipeline with BEGIN and COMMIT.
+    # The cart and its outbox rows in one query string with BEGIN and COMMIT.
     assert found["CreateCart"][1] == ["BEGIN", "INSERT", "INSERT", "COMMIT", trip]
     for change in ("CreateCartItem", "PatchUpdateCartItem", "DeleteCartItem"):
         expected = ["BEGIN", "SELECT", trip, "UPDATE", "INSERT", "COMMIT", trip]
