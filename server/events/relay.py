@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server import metrics, tracing
 from server.events.publishers import Outcome, Publisher, retry
 from server.store.driver import Database
-from server.store.outbox import OutboxRepository, PendingRow, DriverRound
+from server.store.outbox import DriverRound, OutboxRepository, PendingRow
 
 log = logging.getLogger(__name__)
 WAKE_COALESCE_S = 0.005
