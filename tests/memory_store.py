@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from types import TracebackType
+from typing import TypeVar
 
 from cartservice.cart.v1 import cart_pb2
 from cartservice.events.v1 import events_pb2 as ev
@@ -25,6 +26,8 @@ from server.domain.errors import FailedPrecondition, NotFound
 from server.domain.model import Cart
 from server.store.documents import assign_part_ids, cart_message, decode_cart, encode_cart
 from server.watch.basket_changes import BasketChange
+
+T = TypeVar("T")
 
 
 class MemoryStore:
@@ -296,3 +299,9 @@ class MemoryUnits:
 
     def reading(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self.store)
+
+    async def run(
+        self, work: Callable[[MemoryUnitOfWork], Awaitable[T]], *, key: Hashable = None
+    ) -> T:
+        async with self() as uow:
+            return await work(uow)

@@ -256,30 +256,38 @@ class BasketHandlers:
 
     async def _change(self, basket_id: str, identity: Identity, change: Change[T]) -> Answer:
         version = 0
+
+        async def run(uow: UnitOfWork) -> tuple[Answer, Cart | None]:
+            nonlocal version
+            state, cart = await self._load(uow, basket_id, identity, for_update=True)
+            version = cart.version
+            stamp = self._stamp(identity)
+            result = await change(uow, state, cart, stamp)
+            if not basket.mark_updated(cart):
+                return Answer(await self._message(uow, state, cart), result), None
+            await uow.carts.flush()
+            await uow.baskets.save(state)
+            message = await self._message(uow, state, cart)
+            recorded = record(uow.outbox, Source(cart, identity, stamp.now_ms), message)
+            uow.basket_changed(BasketChange(basket_id, cart.version))
+            await uow.commit()
+            return Answer(message, result, recorded.events), cart
+
         try:
-            async with self._units() as uow:
-                state, cart = await self._load(uow, basket_id, identity, for_update=True)
-                version = cart.version
-                stamp = self._stamp(identity)
-                result = await change(uow, state, cart, stamp)
-                if not basket.mark_updated(cart):
-                    return Answer(await self._message(uow, state, cart), result)
-                await uow.carts.flush()
-                await uow.baskets.save(state)
-                message = await self._message(uow, state, cart)
-                recorded = record(uow.outbox, Source(cart, identity, stamp.now_ms), message)
-                uow.basket_changed(BasketChange(basket_id, cart.version))
-                await uow.commit()
+            answer, changed = await self._units.run(run, key=("basket", basket_id))
         except DomainError as error:
             await self._tell_watchers_of(error, basket_id, version)
             raise
+        if changed is None:
+            return answer
         # This process's watchers get the committed basket at once; the change notice that
         # follows finds them up to date and reads nothing. Other processes read it on the notice.
         self._feed.offer(
-            basket_id, Snapshot(updated_message(message), cart.collection_id, cart.user_id)
+            basket_id,
+            Snapshot(updated_message(answer.basket), changed.collection_id, changed.user_id),
         )
         self._on_commit()
-        return Answer(message, result, recorded.events)
+        return answer
 
     def _stamp(self, identity: Identity) -> Stamp:
         return Stamp(actor=identity.user_id, now_ms=self._clock())

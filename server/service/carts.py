@@ -1,7 +1,8 @@
 """The handlers of cart commands (server.service.commands), keyed by command type.
 
-Every change runs in one unit of work: the cart is loaded row-locked (concurrent changes to one
-cart queue up instead of overwriting each other), one operation of server.domain.cart_operations
+Every change runs in one unit of work (UnitOfWorkFactory.run: in a group commit, or alone with
+the cart row-locked; either way concurrent changes to one cart never overwrite each other), one
+operation of server.domain.cart_operations
 changes it and records its event, the unit of work flushes (new parts get their ids), the event's
 envelope goes to the outbox, and the transaction commits before anyone sees the answer.
 """
@@ -177,18 +178,22 @@ class CartHandlers:
     async def _create(self, command: c.CreateCart, identity: Identity) -> Changed:
         cart = command.cart
         cart.user_id, cart.collection_id = access.new_cart_owner(identity)
-        async with self._units() as uow:
+
+        async def create(uow: UnitOfWork) -> Changed:
             stamp = self._stamp(identity)
             ops.new_cart(cart, stamp)
             uow.carts.add(cart)
             await uow.carts.flush()
             recorded = record(uow.outbox, Source(cart, identity, stamp.now_ms))
             await uow.commit()
+            return Changed(recorded.events, recorded.answers[0], stamp.now_ms)
+
+        created = await self._units.run(create)
         self._on_commit()
-        return Changed(recorded.events, recorded.answers[0], stamp.now_ms)
+        return created
 
     async def _change(self, command: c.CartCommand, identity: Identity, apply: Apply) -> Changed:
-        async with self._units() as uow:
+        async def change(uow: UnitOfWork) -> Changed:
             cart = await self._load(uow, command.cart_id, identity)
             changes_cart = type(command) not in _READS_ONLY
             basket = await _basket_of(uow, cart) if changes_cart else None
@@ -203,8 +208,11 @@ class CartHandlers:
             if basket is not None:
                 uow.basket_changed(BasketChange(basket.basket_id, cart.version))
             await uow.commit()
+            return Changed(recorded.events, recorded.answers[0], stamp.now_ms)
+
+        changed = await self._units.run(change, key=command.cart_id)
         self._on_commit()
-        return Changed(recorded.events, recorded.answers[0], stamp.now_ms)
+        return changed
 
     async def _delete(self, command: c.DeleteCart, identity: Identity) -> Changed:
         async with self._units() as uow:
@@ -227,7 +235,8 @@ class CartHandlers:
 
     @staticmethod
     async def _load(uow: UnitOfWork, cart_id: int, identity: Identity) -> Cart:
-        """The cart, row-locked, if the caller may reach it: every change loads it here."""
+        """The cart, held for the change, if the caller may reach it: every change loads it
+        here."""
         cart = await uow.carts.get(cart_id, for_update=True)
         access.authorize_cart(identity, cart)
         return cart

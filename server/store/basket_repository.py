@@ -32,13 +32,9 @@ _WITH_CART = (
     f"SELECT {_STATE}, carts.version, carts.document, {CART_CATALOG_VERSIONS} FROM baskets"
     " JOIN carts ON carts.id = baskets.cart_id WHERE baskets.basket_id = :basket_id"
 )
-_WITH_CART_STATEMENTS = {
-    (False, "postgresql"): Statement(_WITH_CART),
-    # Both rows: a change of the basket's state holds them until it commits.
-    (True, "postgresql"): Statement(_WITH_CART + " FOR UPDATE"),
-    (False, "sqlite"): Statement(_WITH_CART),
-    (True, "sqlite"): Statement(_WITH_CART),  # BEGIN IMMEDIATE holds the write lock
-}
+_READ_WITH_CART = Statement(_WITH_CART)
+# Both rows: a change of the basket's state holds them until it commits.
+_LOCK_WITH_CART = Statement(_WITH_CART + " FOR UPDATE")
 _FIND = Statement(f"SELECT {_STATE} FROM baskets WHERE basket_id = :basket_id")
 _COLUMNS = (
     "sales_channel_id", "stage", "currency", "payment_intent_id", "payment_intent_time",
@@ -134,8 +130,11 @@ class BasketRepository:
         self, basket_id: str, *, for_update: bool = False
     ) -> tuple[BasketState, Cart]:
         """The basket and its cart in one statement (with the versions of the cart's
-        catalogs, in catalog_versions); `for_update` locks both rows."""
-        statement = _WITH_CART_STATEMENTS[(for_update, self._connection.dialect)]
+        catalogs, in catalog_versions); `for_update` locks both rows where the connection
+        holds rows so. Unlocked, a change's writes still check the cart's version, and every
+        change of a basket's state changes its cart."""
+        locking = for_update and self._connection.locks_rows
+        statement = _LOCK_WITH_CART if locking else _READ_WITH_CART
         row = await self._connection.fetch_one(statement, {"basket_id": basket_id})
         if row is None:
             raise NotFound("basket", basket_id, reason=BASKET_NOT_FOUND)
@@ -147,7 +146,7 @@ class BasketRepository:
         await self._connection.execute(_ADD, {**_columns(state), "cart_id": state.cart_id})
 
     async def save(self, state: BasketState) -> None:
-        await self._connection.execute(_SAVE, _columns(state))
+        await self._connection.execute_later(_SAVE, _columns(state))
 
     # ---- catalog ----
 

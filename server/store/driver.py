@@ -41,14 +41,19 @@ _NAMED = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 class Statement:
     """SQL with `:name` parameters, in the style of each driver."""
 
-    def __init__(self, sql: str) -> None:
+    def __init__(self, sql: str, verb: str | None = None) -> None:
+        """`verb`: what the statement does, where its first word does not say (WITH …)."""
         self.sqlite = sql
         self.postgresql = _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
-        self.verb = sql.split(None, 1)[0].upper()
+        self.verb = verb or sql.split(None, 1)[0].upper()
+        self.locks = "FOR UPDATE" in sql.upper()
 
 
 class Connection(Protocol):
     dialect: str
+    # Whether `SELECT … FOR UPDATE` is how a change holds its rows (SQLite holds the whole file
+    # from BEGIN IMMEDIATE; a change in a group commit holds nothing and checks versions).
+    locks_rows: bool
 
     async def fetch_one(self, statement: Statement, params: Params = ...) -> Row | None: ...
     async def fetch_all(self, statement: Statement, params: Params = ...) -> list[Row]: ...
@@ -76,6 +81,7 @@ class _Postgres:
     its outbox INSERT and COMMIT with each other, so a change costs two round trips."""
 
     dialect = "postgresql"
+    locks_rows = True
 
     def __init__(self, connection: psycopg.AsyncConnection[Row], listener: Listener | None):
         self._connection = connection
@@ -181,6 +187,7 @@ class _Postgres:
 
 class _Sqlite:
     dialect = "sqlite"
+    locks_rows = False
     broken = False  # a file does not go away
 
     def __init__(self, connection: aiosqlite.Connection, listener: Listener | None) -> None:

@@ -29,13 +29,10 @@ _FROM = "carts LEFT OUTER JOIN baskets ON baskets.cart_id = carts.id"
 _GET = Statement(f"SELECT {_COLUMNS} FROM {_FROM} WHERE carts.id = :cart_id")
 # A change reads the versions of the cart's catalogs with it, so a cached catalog costs nothing.
 _LOCKED_COLUMNS = f"{_COLUMNS}, {CART_CATALOG_VERSIONS}"
-_LOCK = {
-    "postgresql": Statement(
-        f"SELECT {_LOCKED_COLUMNS} FROM {_FROM} WHERE carts.id = :cart_id FOR UPDATE OF carts"
-    ),
-    # The transaction holds SQLite's write lock from BEGIN IMMEDIATE.
-    "sqlite": Statement(f"SELECT {_LOCKED_COLUMNS} FROM {_FROM} WHERE carts.id = :cart_id"),
-}
+_READ_FOR_CHANGE = Statement(f"SELECT {_LOCKED_COLUMNS} FROM {_FROM} WHERE carts.id = :cart_id")
+_LOCK = Statement(
+    f"SELECT {_LOCKED_COLUMNS} FROM {_FROM} WHERE carts.id = :cart_id FOR UPDATE OF carts"
+)
 _LIST = Statement(
     "SELECT document FROM carts WHERE collection_id = :collection_id AND user_id = :user_id"
     " AND id > :after_id ORDER BY id LIMIT :limit"
@@ -45,10 +42,20 @@ _INSERT = Statement(
     " updated_time, document) VALUES (:id, :collection_id, :user_id, :status, :version,"
     " :created_time, :updated_time, :document)"
 )
-_UPDATE = Statement(
-    "UPDATE carts SET status = :status, version = :version, updated_time = :updated_time,"
-    " document = :document WHERE id = :id"
-)
+_SET = "status = :status, version = :version, updated_time = :updated_time, document = :document"
+_UPDATE = {
+    # Only where the version read is still there, else the transaction aborts (migration 0008):
+    # a change that held no lock (server.store.group_commit) never overwrites another's.
+    "postgresql": Statement(
+        f"WITH changed AS (UPDATE carts SET {_SET} WHERE id = :id AND version = :read_version"
+        " RETURNING id) SELECT cartservice_cart_changed(:id) WHERE NOT EXISTS"
+        " (SELECT FROM changed)",
+        verb="UPDATE",
+    ),
+    # A change on SQLite holds the write lock from BEGIN IMMEDIATE.
+    "sqlite": Statement(f"UPDATE carts SET {_SET} WHERE id = :id"),
+}
+_UPDATED = ("id", "status", "version", "updated_time", "document")
 _DELETE = Statement("DELETE FROM carts WHERE id = :id")
 
 
@@ -83,9 +90,12 @@ class CartRepository:
         self._new.append(cart)
 
     async def get(self, cart_id: int, *, for_update: bool = False) -> Cart:
-        """The cart with all its parts; `for_update` row-locks it until the transaction ends and
-        writes it back on flush if it changed."""
-        statement = _LOCK[self._connection.dialect] if for_update else _GET
+        """The cart with all its parts; `for_update` holds it for the change (row-locked, or
+        version-checked when written) and writes it back on flush if it changed."""
+        if for_update:
+            statement = _LOCK if self._connection.locks_rows else _READ_FOR_CHANGE
+        else:
+            statement = _GET
         row = await self._connection.fetch_one(statement, {"cart_id": cart_id})
         if row is None:
             raise NotFound("cart", cart_id)
@@ -125,19 +135,18 @@ class CartRepository:
         """Writes new and changed carts (on PostgreSQL the statements travel with the next that
         needs an answer, at the latest with COMMIT); every new cart and part gets its id."""
         new, self._new = self._new, []
-        changed = [cart for cart, version in self._locked.values() if cart.version != version]
-        parts = {id(cart): parts_without_ids(cart) for cart in (*new, *changed)}
+        changed = [(c, read) for c, read in self._locked.values() if c.version != read]
+        parts = {id(cart): parts_without_ids(cart) for cart in (*new, *(c for c, _ in changed))}
         missing = len(new) + sum(map(len, parts.values()))
         ids = iter(await self._part_ids.take(self._connection, missing))
         for cart in new:
             cart.id = next(ids)
             assign_part_ids(cart, ids.__next__, parts[id(cart)])
             await self._connection.execute_later(_INSERT, _columns(cart))
-        for cart in changed:
+        update = _UPDATE[self._connection.dialect]
+        for cart, read_version in changed:
             assign_part_ids(cart, ids.__next__, parts[id(cart)])
             columns = _columns(cart)
-            await self._connection.execute_later(_UPDATE, {
-                name: columns[name]
-                for name in ("id", "status", "version", "updated_time", "document")
-            })  # fmt: skip
+            written = {name: columns[name] for name in _UPDATED}
+            await self._connection.execute_later(update, {**written, "read_version": read_version})
             self.track(cart)

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from server.domain.catalog import Catalog
 from server.domain.model import Cart
 from server.store.basket_repository import BasketRepository
 from server.store.catalog_repository import CatalogCache, CatalogRepository
 from server.store.driver import Connection, Database, Statement
+from server.store.group_commit import GroupCommit, GroupedConnection, NeedsLock
 from server.store.ids import PartIds
 from server.store.outbox import OutboxWriter
 from server.store.repository import CartRepository
 from server.watch.basket_changes import CHANNEL, BasketChange
 
+T = TypeVar("T")
 LocalFanOut = Callable[[BasketChange], None]
 _NOTIFY = Statement(f"SELECT pg_notify('{CHANNEL}', :payload)")
 
@@ -35,8 +37,10 @@ class UnitOfWork:
         *,
         catalogs: CatalogCache,
         read_only: bool = False,
+        group: GroupCommit | None = None,
     ) -> None:
         self._database = database
+        self._group = group
         self._catalog_cache = catalogs
         self._part_ids = part_ids
         self._local_fan_out = local_fan_out
@@ -44,7 +48,11 @@ class UnitOfWork:
         self._basket_changes: list[BasketChange] = []
 
     async def __aenter__(self) -> UnitOfWork:
-        self._holder: AbstractAsyncContextManager[Any] = self._database.connection()
+        self._holder: AbstractAsyncContextManager[Any] = (
+            self._database.connection()
+            if self._group is None
+            else _grouped(self._database, self._group)
+        )
         connection: Connection = await self._holder.__aenter__()
         # A read on PostgreSQL is one statement, which sees one committed state without a
         # transaction around it (BEGIN and COMMIT would be two more round trips).
@@ -97,6 +105,15 @@ class UnitOfWork:
         self._basket_changes.clear()
 
 
+@asynccontextmanager
+async def _grouped(database: Database, group: GroupCommit) -> AsyncIterator[GroupedConnection]:
+    connection = GroupedConnection(database, group)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
 class UnitOfWorkFactory:
     def __init__(self, database: Database, local_fan_out: LocalFanOut | None = None) -> None:
         """`local_fan_out`: where basket changes go after commit when the database cannot
@@ -105,19 +122,39 @@ class UnitOfWorkFactory:
         self._part_ids = PartIds()
         self._local_fan_out = local_fan_out
         self._catalogs = CatalogCache()
+        self._group = GroupCommit(database) if database.dialect == "postgresql" else None
 
-    def __call__(self) -> UnitOfWork:
-        return UnitOfWork(
-            self._database, self._part_ids, self._local_fan_out, catalogs=self._catalogs
-        )
+    async def run(self, work: Callable[[UnitOfWork], Awaitable[T]], *, key: Hashable = None) -> T:
+        """Runs a change, `work` (which commits the unit of work it is given): on PostgreSQL in
+        a group commit (server.store.group_commit), and again alone with its rows locked if it
+        needs that; changes of one `key` (a cart, a basket) in this process one at a time."""
+        if self._group is None:
+            async with self() as uow:
+                return await work(uow)
+        async with self._group.holding(key) if key is not None else nullcontext():
+            try:
+                async with self._unit(group=self._group) as uow:
+                    return await work(uow)
+            except NeedsLock:
+                pass
+            async with self() as uow:
+                return await work(uow)
 
-    def reading(self) -> UnitOfWork:
-        """A unit of work that only reads (no transaction on PostgreSQL, a deferred one on
-        SQLite)."""
+    def _unit(self, *, read_only: bool = False, group: GroupCommit | None = None) -> UnitOfWork:
         return UnitOfWork(
             self._database,
             self._part_ids,
             self._local_fan_out,
             catalogs=self._catalogs,
-            read_only=True,
+            read_only=read_only,
+            group=group,
         )
+
+    def __call__(self) -> UnitOfWork:
+        """A unit of work in a transaction of its own, its rows locked as it reads them."""
+        return self._unit()
+
+    def reading(self) -> UnitOfWork:
+        """A unit of work that only reads (no transaction on PostgreSQL, a deferred one on
+        SQLite)."""
+        return self._unit(read_only=True)
