@@ -39,6 +39,7 @@ from server.auth.setup import token_verifier
 from server.config import Settings
 from server.events.relay import OutboxRelay, report_backlog
 from server.events.setup import DESTINATIONS, log_destinations, outbox_relay
+from server.grpc_runtime import GenericOnly
 from server.service.baskets import BasketHandlers
 from server.service.carts import CartHandlers, CartLimits
 from server.service.catalogs import DEFAULT_COLLECTION, CatalogHandlers
@@ -103,15 +104,21 @@ async def serve(settings: Settings) -> None:
     cart_limits = CartLimits(items_per_cart=limits.items_per_cart, quantity=limits.quantity)
     baskets = BasketHandlers(units, feed, on_commit=on_commit, limits=cart_limits)
     carts = CartHandlers(units, on_commit=on_commit, limits=cart_limits)
-    cart_service_pb2_grpc.add_CartServiceServicer_to_server(CartServicer(carts), server)
+    services = GenericOnly(server)
+    cart_service_pb2_grpc.add_CartServiceServicer_to_server(CartServicer(carts), services)
     basket_service_pb2_grpc.add_BasketServiceServicer_to_server(
-        BasketServicer(baskets, feed), server
+        BasketServicer(baskets, feed), services
     )
     catalogs = CatalogHandlers(units)
-    catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(catalogs), server)
+    catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(
+        CatalogServicer(catalogs), services
+    )
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable(server, (CART_SERVICE, BASKET_SERVICE, CATALOG_SERVICE, health.SERVICE_NAME))
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, services)
+    reflection.enable(
+        services,
+        (CART_SERVICE, BASKET_SERVICE, CATALOG_SERVICE, health.SERVICE_NAME),
+    )
     port = _listen(server, settings)
     gateway = _browser_gateway(server, settings) if settings.browser_port else None
     # After the ports are taken: a server that cannot listen stops before it opens connections.

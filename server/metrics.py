@@ -43,6 +43,17 @@ watch_streams = Gauge("cartservice_watch_streams", "Open WatchBasket streams.")
 db_connections_in_use = Gauge(
     "cartservice_db_connections_in_use", "Request-path database connections in use."
 )
+group_commit_changes = Histogram(
+    "cartservice_group_commit_changes",
+    "Changes committed together in one transaction (PostgreSQL group commit).",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
+group_commit_reruns = Counter(
+    "cartservice_group_commit_reruns",
+    "Changes run again alone, rows locked: their cart changed since it was read (changed), or "
+    "they wrote something whose answer they needed (needs_lock).",
+    ("reason",),
+)
 
 # Label children by (type, method[, code]), looked up once: .labels() takes a lock each time.
 _started: dict[tuple[str, str], Counter] = {}

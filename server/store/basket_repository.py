@@ -19,7 +19,7 @@ from server.domain.errors import FailedPrecondition, NotFound
 from server.domain.model import Cart
 from server.store.catalog_repository import CART_CATALOG_VERSIONS, CatalogVersions
 from server.store.documents import decode_cart
-from server.store.driver import Connection, Row, Statement
+from server.store.driver import Connection, KeyedRead, Row, Statement
 
 RESERVED = "reserved"
 SOLD = "sold"
@@ -30,11 +30,11 @@ _STATE = (
 )
 _WITH_CART = (
     f"SELECT {_STATE}, carts.version, carts.document, {CART_CATALOG_VERSIONS} FROM baskets"
-    " JOIN carts ON carts.id = baskets.cart_id WHERE baskets.basket_id = :basket_id"
+    " JOIN carts ON carts.id = baskets.cart_id WHERE baskets.basket_id"
 )
-_READ_WITH_CART = Statement(_WITH_CART)
+_READ_WITH_CART = KeyedRead(_WITH_CART + " = :key", _WITH_CART + " = ANY(:keys)", "basket_id")
 # Both rows: a change of the basket's state holds them until it commits.
-_LOCK_WITH_CART = Statement(_WITH_CART + " FOR UPDATE")
+_LOCK_WITH_CART = Statement(_WITH_CART + " = :key FOR UPDATE")
 _FIND = Statement(f"SELECT {_STATE} FROM baskets WHERE basket_id = :basket_id")
 _COLUMNS = (
     "sales_channel_id", "stage", "currency", "payment_intent_id", "payment_intent_time",
@@ -135,7 +135,7 @@ class BasketRepository:
         change of a basket's state changes its cart."""
         locking = for_update and self._connection.locks_rows
         statement = _LOCK_WITH_CART if locking else _READ_WITH_CART
-        row = await self._connection.fetch_one(statement, {"basket_id": basket_id})
+        row = await self._connection.fetch_one(statement, {"key": basket_id})
         if row is None:
             raise NotFound("basket", basket_id, reason=BASKET_NOT_FOUND)
         cart = decode_cart(bytes(row["document"]), row["version"], basket_id)

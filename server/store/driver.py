@@ -49,6 +49,17 @@ class Statement:
         self.locks = "FOR UPDATE" in sql.upper()
 
 
+class KeyedRead(Statement):
+    """A SELECT of the row with one key (`:key`) that can also be sent for many keys at once
+    (`many`, with the array `:keys`), so that concurrent reads of different rows share a round
+    trip; `column` names the key in its rows."""
+
+    def __init__(self, one: str, many: str, column: str) -> None:
+        super().__init__(one)
+        self.many = Statement(many)
+        self.column = column
+
+
 class Connection(Protocol):
     dialect: str
     # Whether `SELECT … FOR UPDATE` is how a change holds its rows (SQLite holds the whole file
@@ -165,19 +176,46 @@ class _Postgres:
             assert statement is not None
             return await connection.execute(statement.postgresql, params)
         queued, self._queued = self._queued, []
-        # The statements go as one string, their values bound into it here: one simple query
-        # costs psycopg about half the Python of a pipeline (bench/README.md).
-        cursor: psycopg.AsyncClientCursor[Row] = psycopg.AsyncClientCursor(connection)
         script = [
-            cursor.mogrify(waiting.postgresql, row)
+            (waiting, row)
             for waiting, values, many in queued
             for row in (values if many else (values,))
         ]
         if statement is not None:
-            script.append(cursor.mogrify(statement.postgresql, params))
-        await cursor.execute("; ".join(script))
+            script.append((statement, params))
+        cursor = await self._run_script(script)
         while cursor.nextset():  # to the answer of the last statement
             pass
+        return cursor
+
+    async def fetch_each(self, reads: Sequence[tuple[Statement, Params]]) -> list[list[Row]]:
+        """The rows of each SELECT, all sent in one round trip."""
+        if tracing.enabled():
+            with tracing.database_span("postgresql", [s.postgresql for s, _ in reads]):
+                return await self._fetch_each(reads)
+        return await self._fetch_each(reads)
+
+    async def _fetch_each(self, reads: Sequence[tuple[Statement, Params]]) -> list[list[Row]]:
+        for statement, _ in reads:
+            self._heard(statement.verb)
+        self._heard(ROUND_TRIP)
+        try:
+            cursor = await self._run_script(reads)
+            found = [await cursor.fetchall()]
+            while cursor.nextset():
+                found.append(await cursor.fetchall())
+        except asyncio.CancelledError:
+            self._interrupted = True
+            raise
+        return found
+
+    async def _run_script(
+        self, script: Sequence[tuple[Statement, Params]]
+    ) -> psycopg.AsyncClientCursor[Row]:
+        # The statements go as one string, their values bound into it here: one simple query
+        # costs psycopg about half the Python of a pipeline (bench/README.md).
+        cursor: psycopg.AsyncClientCursor[Row] = psycopg.AsyncClientCursor(self._connection)
+        await cursor.execute("; ".join(cursor.mogrify(s.postgresql, p) for s, p in script))
         return cursor
 
     def _heard(self, verb: str) -> None:

@@ -20,20 +20,26 @@ from typing import Any
 
 import psycopg
 
-from server.store.driver import Connection, Database, Params, Row, Statement
+from server import metrics
+from server.store.driver import Connection, Database, KeyedRead, Params, Row, Statement
 
 # How many changes one transaction takes at most (its query string grows with each).
 MAX_BATCH = 64
-# Batches on their way at once: one more than one, so that a batch held up by a row lock of
-# another process does not hold up every change of this one.
-BATCHES_IN_FLIGHT = 2
+# Batches on their way at once (each kind): one, so that the changes ready while it travels
+# wait and go together. A server busy with its CPU has few changes at the database at once, and
+# a second batch in flight would mostly go alone (bench/README.md).
+BATCHES_IN_FLIGHT = 1
 # The SQLSTATE of server.store.migrations 0008's cartservice_cart_changed(): serialization_failure.
 _CHANGED_ELSEWHERE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
 
 
 class NeedsLock(Exception):
     """The change must run alone, its cart row-locked: it sent a statement that writes and
-    needs an answer, or its cart changed since it read it."""
+    needs an answer (reason "needs_lock"), or its cart changed since it read it ("changed")."""
+
+    def __init__(self, message: str, reason: str = "needs_lock") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 # Each statement with its values, or with the rows of an executemany (True).
@@ -57,6 +63,7 @@ class GroupCommit:
         self._draining = 0
         self._drains: set[asyncio.Task[None]] = set()
         self._holders: dict[Hashable, list[Any]] = {}
+        self.reads = ReadBatches(database)
 
     @asynccontextmanager
     async def holding(self, key: Hashable) -> AsyncIterator[None]:
@@ -97,6 +104,7 @@ class GroupCommit:
             self._draining -= 1
 
     async def _send(self, batch: Sequence[_Change]) -> None:
+        metrics.group_commit_changes.observe(len(batch))
         try:
             async with self._database.connection() as connection:
                 try:
@@ -139,7 +147,7 @@ async def _alone(connection: Connection, change: _Change) -> None:
 
 def _translated(error: BaseException) -> BaseException:
     if isinstance(error, _CHANGED_ELSEWHERE):
-        return NeedsLock(str(error))
+        return NeedsLock(str(error), reason="changed")
     return error
 
 
@@ -150,6 +158,64 @@ def _settle(change: _Change, error: BaseException | None) -> None:
         change.done.set_result(None)
     else:
         change.done.set_exception(error)
+
+
+class ReadBatches:
+    """Reads of rows by key (KeyedRead) that wait at the same time go in one round trip: one
+    `= ANY(:keys)` SELECT per statement, each row one committed state."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._waiting: dict[KeyedRead, dict[Any, asyncio.Future[Row | None]]] = {}
+        self._draining = 0
+        self._drains: set[asyncio.Task[None]] = set()
+
+    async def fetch_one(self, statement: KeyedRead, key: Any) -> Row | None:
+        waiting = self._waiting.setdefault(statement, {})
+        found = waiting.get(key)
+        if found is None:
+            found = waiting[key] = asyncio.get_running_loop().create_future()
+        if self._draining < BATCHES_IN_FLIGHT:
+            self._draining += 1
+            self._drains.add(drain := asyncio.ensure_future(self._drain()))
+            drain.add_done_callback(self._drains.discard)
+        return await asyncio.shield(found)  # others may wait for the same row
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, {}
+                await self._read(batch)
+        finally:
+            self._draining -= 1
+
+    async def _read(self, batch: dict[KeyedRead, dict[Any, asyncio.Future[Row | None]]]) -> None:
+        try:
+            async with self._database.connection() as connection:
+                found = await _fetch(connection, batch)
+            for (statement, waiting), rows in zip(batch.items(), found, strict=True):
+                by_key = {row[statement.column]: row for row in rows}
+                for key, future in waiting.items():
+                    if not future.done():
+                        future.set_result(by_key.get(key))
+        except BaseException as error:  # every read of the batch hears of it
+            for waiting in batch.values():
+                for future in waiting.values():
+                    if not future.done():
+                        future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+
+
+async def _fetch(connection: Any, batch: dict[KeyedRead, dict[Any, Any]]) -> list[list[Row]]:
+    if len(batch) == 1:
+        ((statement, keys),) = batch.items()
+        if len(keys) == 1:  # alone: a prepared statement, cheaper than an array in a script
+            (key,) = keys
+            row = await connection.fetch_one(statement, {"key": key})
+            return [[row] if row is not None else []]
+    reads = [(statement.many, {"keys": list(keys)}) for statement, keys in batch.items()]
+    return list(await connection.fetch_each(reads))
 
 
 class GroupedConnection:
@@ -170,6 +236,8 @@ class GroupedConnection:
         self._reading: Connection | None = None
 
     async def fetch_one(self, statement: Statement, params: Params = {}) -> Row | None:  # noqa: B006
+        if isinstance(statement, KeyedRead):
+            return await self._group.reads.fetch_one(statement, params["key"])
         return await (await self._reader_for(statement)).fetch_one(statement, params)
 
     async def fetch_all(self, statement: Statement, params: Params = {}) -> list[Row]:  # noqa: B006

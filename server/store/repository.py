@@ -21,17 +21,25 @@ from server.store.documents import (
     encode_cart,
     parts_without_ids,
 )
-from server.store.driver import Connection, Row, Statement
+from server.store.driver import Connection, KeyedRead, Row, Statement
 from server.store.ids import PartIds
 
 _COLUMNS = "carts.id, carts.version, carts.document, baskets.basket_id"
 _FROM = "carts LEFT OUTER JOIN baskets ON baskets.cart_id = carts.id"
-_GET = Statement(f"SELECT {_COLUMNS} FROM {_FROM} WHERE carts.id = :cart_id")
+_GET = KeyedRead(
+    f"SELECT {_COLUMNS} FROM {_FROM} WHERE carts.id = :key",
+    f"SELECT {_COLUMNS} FROM {_FROM} WHERE carts.id = ANY(:keys)",
+    "id",
+)
 # A change reads the versions of the cart's catalogs with it, so a cached catalog costs nothing.
 _LOCKED_COLUMNS = f"{_COLUMNS}, {CART_CATALOG_VERSIONS}"
-_READ_FOR_CHANGE = Statement(f"SELECT {_LOCKED_COLUMNS} FROM {_FROM} WHERE carts.id = :cart_id")
+_READ_FOR_CHANGE = KeyedRead(
+    f"SELECT {_LOCKED_COLUMNS} FROM {_FROM} WHERE carts.id = :key",
+    f"SELECT {_LOCKED_COLUMNS} FROM {_FROM} WHERE carts.id = ANY(:keys)",
+    "id",
+)
 _LOCK = Statement(
-    f"SELECT {_LOCKED_COLUMNS} FROM {_FROM} WHERE carts.id = :cart_id FOR UPDATE OF carts"
+    f"SELECT {_LOCKED_COLUMNS} FROM {_FROM} WHERE carts.id = :key FOR UPDATE OF carts"
 )
 _LIST = Statement(
     "SELECT document FROM carts WHERE collection_id = :collection_id AND user_id = :user_id"
@@ -96,7 +104,7 @@ class CartRepository:
             statement = _LOCK if self._connection.locks_rows else _READ_FOR_CHANGE
         else:
             statement = _GET
-        row = await self._connection.fetch_one(statement, {"cart_id": cart_id})
+        row = await self._connection.fetch_one(statement, {"key": cart_id})
         if row is None:
             raise NotFound("cart", cart_id)
         cart = cart_from_row(row)
@@ -107,7 +115,7 @@ class CartRepository:
 
     async def get_message(self, cart_id: int) -> cart_pb2.Cart:
         """The cart as GetCart answers it, straight from its document (no domain objects)."""
-        row = await self._connection.fetch_one(_GET, {"cart_id": cart_id})
+        row = await self._connection.fetch_one(_GET, {"key": cart_id})
         if row is None:
             raise NotFound("cart", cart_id)
         return cart_message(bytes(row["document"]))
