@@ -20,6 +20,9 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from server.store.database import create_engine, database_url
+from server.store.driver import Database
+from server.store.migrate import upgrade_to_head
 from tests.event_scenario import new_collection
 from tests.identities import as_caller, on_behalf_of
 from tests.seed_examples import from_seed, seed_payload
@@ -206,3 +209,12 @@ def readme_blocks(language: str) -> list[str]:
     readme = Path(__file__).parents[1] / "README.md"
     fence = f"```{language}\n"
     return [part.split("```", 1)[0] for part in readme.read_text().split(fence)[1:]]
+
+
+async def migrated_database(url: str, pool_size: int) -> Database:
+    """The request path's pool on a test's own database, migrated to head."""
+    location = database_url(url, Path("."))
+    engine = create_engine(location)
+    await upgrade_to_head(engine)
+    await engine.dispose()
+    return Database(location, pool_size)

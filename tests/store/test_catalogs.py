@@ -21,12 +21,14 @@ from server.service.carts import CartHandlers
 from server.service.catalogs import CatalogHandlers
 from server.store.database import create_engine, database_url
 from server.store.driver import ROUND_TRIP, Database
-from server.store.migrate import migrate_to, upgrade_to_head
+from server.store.migrate import migrate_to
 from server.store.unit_of_work import UnitOfWorkFactory
 from tests.conftest import fresh_postgres_database
+from tests.support import migrated_database
 
 COLLECTION = 4982
 OWNER = Identity("1", COLLECTION, frozenset({Role.USER}))
+
 HEARD: list[str] = []  # every statement and round trip of the scenario's database
 
 
@@ -51,11 +53,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def run(url: str, scenario: Any) -> Any:
     async def main() -> Any:
-        location = database_url(url, Path("."))
-        engine = create_engine(location)
-        await upgrade_to_head(engine)
-        await engine.dispose()
-        database = Database(location, 2)
+        database = await migrated_database(url, 2)
         database.listener = HEARD.append  # before any connection is opened: each keeps it
         try:
             return await scenario(database, UnitOfWorkFactory(database))

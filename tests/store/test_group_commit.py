@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -20,11 +19,10 @@ from server import metrics
 from server.api.cart_servicer import CartServicer
 from server.auth.identity import Identity, Role, bind_caller
 from server.service.carts import CartHandlers
-from server.store.database import create_engine, database_url
 from server.store.driver import Database, Statement
 from server.store.group_commit import GroupCommit
-from server.store.migrate import upgrade_to_head
 from server.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from tests.support import migrated_database
 
 CALLER = Identity("1", 4982, frozenset({Role.USER}))
 VERSION = Statement("SELECT version FROM carts WHERE id = :id")
@@ -46,11 +44,7 @@ def on_postgres(
     scenario: Callable[[Database, CartServicer, UnitOfWorkFactory], Awaitable[Any]],
 ) -> Any:
     async def run() -> Any:
-        url = database_url(postgres_url, Path("."))
-        engine = create_engine(url)
-        await upgrade_to_head(engine)
-        await engine.dispose()
-        database = Database(url, 10)
+        database = await migrated_database(postgres_url, 10)
         units = UnitOfWorkFactory(database)
         bind_caller(CALLER)
         try:
