@@ -101,3 +101,6 @@ def test_metrics_count_rpcs_streams_the_backlog_and_the_relay(tmp_path: Path) ->
     away = value(samples, "cartservice_relay_events_total", destination="rabbitmq", outcome="away")
     assert sent is not None and sent >= 2 and away is not None and away >= 1
     assert value(samples, "cartservice_db_connections_in_use") is not None
+    grouped = value(samples, "cartservice_group_commit_changes_count")
+    assert grouped is not None and grouped >= 1  # CreateCart committed in a group
+    assert value(samples, "cartservice_group_commit_reruns_total", reason="changed") is None

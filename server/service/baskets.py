@@ -178,7 +178,10 @@ class BasketHandlers:
     async def _add_item(self, command: c.AddBasketItem, identity: Identity) -> Answer:
         async def add(uow: UnitOfWork, state: BasketState, cart: Cart, stamp: Stamp) -> Any:
             basket.ensure_mutable(state)
-            product = await uow.baskets.product(command.product_id)
+            # With the cart's other products: the answer's basket needs them too, and they
+            # come in the same round trip.
+            wanted = {*basket.products_in(cart), command.product_id}
+            product = (await uow.baskets.products(wanted)).get(command.product_id)
             if product is None:
                 raise NotFound("product", command.product_id, reason=basket.UNAVAILABLE_PRODUCT)
             return basket.add_lines(

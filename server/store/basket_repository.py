@@ -115,6 +115,9 @@ class BasketRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self.catalog_versions: dict[int, CatalogVersions] = {}
+        # Products read in this unit of work (None: no such product), until its stock changes:
+        # a basket change and the basket it answers need them once.
+        self._known: dict[str, Product | None] = {}
 
     async def find(self, basket_id: str) -> BasketState | None:
         row = await self._connection.fetch_one(_FIND, {"basket_id": basket_id})
@@ -155,13 +158,16 @@ class BasketRepository:
         return found.get(product_id)
 
     async def products(self, product_ids: Iterable[str]) -> dict[str, Product]:
-        ids = sorted(set(product_ids))
-        if not ids:
-            return {}
-        rows = await self._connection.fetch_all(
-            _products_statement(len(ids)), {f"p{n}": product_id for n, product_id in enumerate(ids)}
-        )
-        return {row["id"]: _product(row) for row in rows}
+        wanted = set(product_ids)
+        unknown = sorted(wanted - self._known.keys())
+        if unknown:
+            rows = await self._connection.fetch_all(
+                _products_statement(len(unknown)),
+                {f"p{n}": product_id for n, product_id in enumerate(unknown)},
+            )
+            found = {row["id"]: _product(row) for row in rows}
+            self._known.update((product_id, found.get(product_id)) for product_id in unknown)
+        return {p: known for p in wanted if (known := self._known[p]) is not None}
 
     async def products_page(self, after_id: str, limit: int) -> list[Product]:
         """Up to `limit` products whose id follows `after_id`, in id order."""
@@ -176,6 +182,7 @@ class BasketRepository:
         """Takes every wanted unit out of stock, or raises (the caller's transaction then rolls
         back whatever was taken). Products are taken in id order, so two baskets reserving the
         same products lock them in the same order and cannot deadlock."""
+        self._known.clear()
         for product_id, quantity in sorted(wanted.items()):
             taken = await self._connection.execute(
                 _TAKE, {"product_id": product_id, "quantity": quantity}
@@ -195,6 +202,7 @@ class BasketRepository:
 
     async def release(self, basket_id: str) -> None:
         """Puts a reservation's units back in stock."""
+        self._known.clear()
         rows = await self._connection.fetch_all(
             _RELEASE, {"basket_id": basket_id, "state": RESERVED}
         )
@@ -204,4 +212,5 @@ class BasketRepository:
             )
 
     async def sell(self, basket_id: str) -> None:
+        self._known.clear()
         await self._connection.execute(_SELL, {"basket_id": basket_id, "state": SOLD})

@@ -86,6 +86,7 @@ class GroupCommit:
         if not writes:
             return
         change = _Change(writes)
+        change.done.add_done_callback(_retrieved)
         self._waiting.append(change)
         if self._draining < BATCHES_IN_FLIGHT:
             self._draining += 1
@@ -151,6 +152,13 @@ def _translated(error: BaseException) -> BaseException:
     return error
 
 
+def _retrieved(done: asyncio.Future[Any]) -> None:
+    """Marks the outcome seen: a caller cancelled meanwhile never awaits it, and asyncio would
+    log the error as never retrieved."""
+    if not done.cancelled():
+        done.exception()
+
+
 def _settle(change: _Change, error: BaseException | None) -> None:
     if change.done.done():
         return
@@ -175,6 +183,7 @@ class ReadBatches:
         found = waiting.get(key)
         if found is None:
             found = waiting[key] = asyncio.get_running_loop().create_future()
+            found.add_done_callback(_retrieved)
         if self._draining < BATCHES_IN_FLIGHT:
             self._draining += 1
             self._drains.add(drain := asyncio.ensure_future(self._drain()))
@@ -236,7 +245,9 @@ class GroupedConnection:
         self._reading: Connection | None = None
 
     async def fetch_one(self, statement: Statement, params: Params = {}) -> Row | None:  # noqa: B006
-        if isinstance(statement, KeyedRead):
+        # Once this unit of work holds a connection, its reads go there: waiting for a batch's
+        # connection while holding one could leave the pool with none to give.
+        if isinstance(statement, KeyedRead) and self._reading is None:
             return await self._group.reads.fetch_one(statement, params["key"])
         return await (await self._reader_for(statement)).fetch_one(statement, params)
 
