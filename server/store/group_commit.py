@@ -29,7 +29,9 @@ MAX_BATCH = 64
 # wait and go together. A server busy with its CPU has few changes at the database at once, and
 # a second batch in flight would mostly go alone (bench/README.md).
 BATCHES_IN_FLIGHT = 1
-# The SQLSTATE of server.store.migrations 0008's cartservice_cart_changed(): serialization_failure.
+# What a group's transaction meets when a cart moved under it (cartservice_cart_changed() of
+# migration 0008 raises serialization_failure) or when it deadlocks with another process's
+# transaction: either way the change runs again, alone and row-locked.
 _CHANGED_ELSEWHERE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
 
 
@@ -110,7 +112,7 @@ class GroupCommit:
             async with self._database.connection() as connection:
                 try:
                     await _transaction(connection, [w for change in batch for w in change.writes])
-                except (psycopg.Error, NeedsLock) as error:
+                except psycopg.Error as error:
                     if len(batch) == 1:
                         raise _translated(error) from error
                     await connection.rollback()
