@@ -13,6 +13,7 @@ from cartservice.cart.v1 import cart_service_pb2 as pb
 from cartservice.cart.v1.cart_service_pb2_grpc import CartServiceStub
 
 from tests.brokers import RABBITMQ_FLAGS, RabbitConsumer
+from tests.conftest import fresh_postgres_database
 from tests.identities import SERVER_FLAGS, as_caller
 from tests.servers import ServerProcess
 
@@ -31,14 +32,19 @@ def spans(path: Path, expected: int) -> list[dict[str, Any]]:
         time.sleep(0.1)
 
 
-def test_a_change_is_traced_from_the_call_to_the_published_message(
-    tmp_path: Path, postgres_url: str
-) -> None:
+def test_a_change_is_traced_from_the_call_to_the_published_message(tmp_path: Path) -> None:
+    # A database of its own: the relay publishes only this test's event, not what other tests
+    # left pending in the run's shared database.
+    with fresh_postgres_database() as url:
+        traced_change(tmp_path, url)
+
+
+def traced_change(tmp_path: Path, database_url: str) -> None:
     trace_file = tmp_path / "spans.jsonl"
     consumer = RabbitConsumer()
     server = ServerProcess.start(
         tmp_path,
-        database_url=postgres_url,
+        database_url=database_url,
         extra=(*SERVER_FLAGS, *RABBITMQ_FLAGS, "--trace-file", str(trace_file)),
     )
     try:

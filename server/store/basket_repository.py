@@ -28,13 +28,13 @@ _STATE = (
     " baskets.currency, baskets.payment_intent_id, baskets.payment_intent_time,"
     " baskets.payment_reference"
 )
-_WITH_CART = (
+_READ_WITH_CART = KeyedRead(
     f"SELECT {_STATE}, carts.version, carts.document, {CART_CATALOG_VERSIONS} FROM baskets"
-    " JOIN carts ON carts.id = baskets.cart_id WHERE baskets.basket_id"
+    " JOIN carts ON carts.id = baskets.cart_id WHERE baskets.basket_id",
+    "basket_id",
 )
-_READ_WITH_CART = KeyedRead(_WITH_CART + " = :key", _WITH_CART + " = ANY(:keys)", "basket_id")
 # Both rows: a change of the basket's state holds them until it commits.
-_LOCK_WITH_CART = Statement(_WITH_CART + " = :key FOR UPDATE")
+_LOCK_WITH_CART = Statement(_READ_WITH_CART.sqlite + " FOR UPDATE")
 _FIND = Statement(f"SELECT {_STATE} FROM baskets WHERE basket_id = :basket_id")
 _COLUMNS = (
     "sales_channel_id", "stage", "currency", "payment_intent_id", "payment_intent_time",

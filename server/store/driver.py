@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiosqlite
 import psycopg
@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL
 
 from server import tracing
 
+T = TypeVar("T")
 Row = dict[str, Any]
 Params = Mapping[str, Any]
 # What a caller may catch for "the row exists already" or "the database is away", whichever
@@ -50,13 +51,13 @@ class Statement:
 
 
 class KeyedRead(Statement):
-    """A SELECT of the row with one key (`:key`) that can also be sent for many keys at once
-    (`many`, with the array `:keys`), so that concurrent reads of different rows share a round
-    trip; `column` names the key in its rows."""
+    """`SELECT … WHERE <key>` of the row with one key (`= :key`), which can also be sent for
+    many keys at once (`many`: `= ANY(:keys)`), so that concurrent reads of different rows
+    share a round trip; `column` names the key in its rows."""
 
-    def __init__(self, one: str, many: str, column: str) -> None:
-        super().__init__(one)
-        self.many = Statement(many)
+    def __init__(self, up_to_key: str, column: str) -> None:
+        super().__init__(f"{up_to_key} = :key")
+        self.many = Statement(f"{up_to_key} = ANY(:keys)")
         self.column = column
 
 
@@ -149,21 +150,24 @@ class _Postgres:
 
     async def _send(self, statement: Statement | None, params: Params) -> psycopg.AsyncCursor[Row]:
         """Sends the queue and then `statement` (if any) in one round trip; its cursor."""
+        sent = [waiting for waiting, _, _ in self._queued]
+        return await self._round_trip(
+            sent + ([statement] if statement is not None else []),
+            lambda: self._send_now(statement, params),
+        )
+
+    async def _round_trip(self, sent: Sequence[Statement], run: Callable[[], Awaitable[T]]) -> T:
+        """`run`, traced as one round trip carrying `sent`. A round trip interrupted (the call
+        cancelled, a client's deadline) leaves answers on the wire that the next user's
+        statements could read as theirs: the connection is then not handed on."""
         try:
-            return await self._traced_send(statement, params)
+            if tracing.enabled():
+                with tracing.database_span("postgresql", [s.postgresql for s in sent]):
+                    return await run()
+            return await run()
         except asyncio.CancelledError:
             self._interrupted = True
             raise
-
-    async def _traced_send(
-        self, statement: Statement | None, params: Params
-    ) -> psycopg.AsyncCursor[Row]:
-        if tracing.enabled():
-            sent = [waiting.postgresql for waiting, _, _ in self._queued]
-            sent += [statement.postgresql] if statement is not None else []
-            with tracing.database_span("postgresql", sent):
-                return await self._send_now(statement, params)
-        return await self._send_now(statement, params)
 
     async def _send_now(
         self, statement: Statement | None, params: Params
@@ -190,23 +194,16 @@ class _Postgres:
 
     async def fetch_each(self, reads: Sequence[tuple[Statement, Params]]) -> list[list[Row]]:
         """The rows of each SELECT, all sent in one round trip."""
-        if tracing.enabled():
-            with tracing.database_span("postgresql", [s.postgresql for s, _ in reads]):
-                return await self._fetch_each(reads)
-        return await self._fetch_each(reads)
+        return await self._round_trip([s for s, _ in reads], lambda: self._fetch_each(reads))
 
     async def _fetch_each(self, reads: Sequence[tuple[Statement, Params]]) -> list[list[Row]]:
         for statement, _ in reads:
             self._heard(statement.verb)
         self._heard(ROUND_TRIP)
-        try:
-            cursor = await self._run_script(reads)
-            found = [await cursor.fetchall()]
-            while cursor.nextset():
-                found.append(await cursor.fetchall())
-        except asyncio.CancelledError:
-            self._interrupted = True
-            raise
+        cursor = await self._run_script(reads)
+        found = [await cursor.fetchall()]
+        while cursor.nextset():
+            found.append(await cursor.fetchall())
         return found
 
     async def _run_script(

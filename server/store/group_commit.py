@@ -56,14 +56,43 @@ class _Change:
     )
 
 
-class GroupCommit:
+class _Batches:
+    """Sends what waits, one batch after another (BATCHES_IN_FLIGHT at a time), until nothing
+    waits; `wake` after adding to what waits."""
+
+    def __init__(self) -> None:
+        self._draining = 0
+        self._drains: set[asyncio.Task[None]] = set()
+
+    def _waits(self) -> bool:
+        raise NotImplementedError
+
+    async def _send_next(self) -> None:
+        raise NotImplementedError
+
+    def wake(self) -> None:
+        if self._draining < BATCHES_IN_FLIGHT:
+            self._draining += 1
+            self._drains.add(drain := asyncio.ensure_future(self._drain()))
+            drain.add_done_callback(self._drains.discard)
+
+    async def _drain(self) -> None:
+        try:
+            while self._waits():
+                await self._send_next()
+        finally:
+            # In the same step as the last look at what waits: what arrives later wakes a
+            # drain of its own.
+            self._draining -= 1
+
+
+class GroupCommit(_Batches):
     """One per process: the batches of its units of work that commit together."""
 
     def __init__(self, database: Database) -> None:
+        super().__init__()
         self._database = database
         self._waiting: list[_Change] = []
-        self._draining = 0
-        self._drains: set[asyncio.Task[None]] = set()
         self._holders: dict[Hashable, list[Any]] = {}
         self.reads = ReadBatches(database)
 
@@ -90,21 +119,15 @@ class GroupCommit:
         change = _Change(writes)
         change.done.add_done_callback(_retrieved)
         self._waiting.append(change)
-        if self._draining < BATCHES_IN_FLIGHT:
-            self._draining += 1
-            self._drains.add(drain := asyncio.ensure_future(self._drain()))
-            drain.add_done_callback(self._drains.discard)
+        self.wake()
         await asyncio.shield(change.done)
 
-    async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-                await self._send(batch)
-        finally:
-            # In the same step as the last look at _waiting: a change that arrives later
-            # starts a drain of its own.
-            self._draining -= 1
+    def _waits(self) -> bool:
+        return bool(self._waiting)
+
+    async def _send_next(self) -> None:
+        batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+        await self._send(batch)
 
     async def _send(self, batch: Sequence[_Change]) -> None:
         metrics.group_commit_changes.observe(len(batch))
@@ -170,15 +193,14 @@ def _settle(change: _Change, error: BaseException | None) -> None:
         change.done.set_exception(error)
 
 
-class ReadBatches:
+class ReadBatches(_Batches):
     """Reads of rows by key (KeyedRead) that wait at the same time go in one round trip: one
     `= ANY(:keys)` SELECT per statement, each row one committed state."""
 
     def __init__(self, database: Database) -> None:
+        super().__init__()
         self._database = database
         self._waiting: dict[KeyedRead, dict[Any, asyncio.Future[Row | None]]] = {}
-        self._draining = 0
-        self._drains: set[asyncio.Task[None]] = set()
 
     async def fetch_one(self, statement: KeyedRead, key: Any) -> Row | None:
         waiting = self._waiting.setdefault(statement, {})
@@ -186,19 +208,15 @@ class ReadBatches:
         if found is None:
             found = waiting[key] = asyncio.get_running_loop().create_future()
             found.add_done_callback(_retrieved)
-        if self._draining < BATCHES_IN_FLIGHT:
-            self._draining += 1
-            self._drains.add(drain := asyncio.ensure_future(self._drain()))
-            drain.add_done_callback(self._drains.discard)
+        self.wake()
         return await asyncio.shield(found)  # others may wait for the same row
 
-    async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting, {}
-                await self._read(batch)
-        finally:
-            self._draining -= 1
+    def _waits(self) -> bool:
+        return bool(self._waiting)
+
+    async def _send_next(self) -> None:
+        batch, self._waiting = self._waiting, {}
+        await self._read(batch)
 
     async def _read(self, batch: dict[KeyedRead, dict[Any, asyncio.Future[Row | None]]]) -> None:
         try:

@@ -26,21 +26,12 @@ from server.store.ids import PartIds
 
 _COLUMNS = "carts.id, carts.version, carts.document, baskets.basket_id"
 _FROM = "carts LEFT OUTER JOIN baskets ON baskets.cart_id = carts.id"
-_GET = KeyedRead(
-    f"SELECT {_COLUMNS} FROM {_FROM} WHERE carts.id = :key",
-    f"SELECT {_COLUMNS} FROM {_FROM} WHERE carts.id = ANY(:keys)",
-    "id",
-)
+_GET = KeyedRead(f"SELECT {_COLUMNS} FROM {_FROM} WHERE carts.id", "id")
 # A change reads the versions of the cart's catalogs with it, so a cached catalog costs nothing.
-_LOCKED_COLUMNS = f"{_COLUMNS}, {CART_CATALOG_VERSIONS}"
 _READ_FOR_CHANGE = KeyedRead(
-    f"SELECT {_LOCKED_COLUMNS} FROM {_FROM} WHERE carts.id = :key",
-    f"SELECT {_LOCKED_COLUMNS} FROM {_FROM} WHERE carts.id = ANY(:keys)",
-    "id",
+    f"SELECT {_COLUMNS}, {CART_CATALOG_VERSIONS} FROM {_FROM} WHERE carts.id", "id"
 )
-_LOCK = Statement(
-    f"SELECT {_LOCKED_COLUMNS} FROM {_FROM} WHERE carts.id = :key FOR UPDATE OF carts"
-)
+_LOCK = Statement(_READ_FOR_CHANGE.sqlite + " FOR UPDATE OF carts")
 _LIST = Statement(
     "SELECT document FROM carts WHERE collection_id = :collection_id AND user_id = :user_id"
     " AND id > :after_id ORDER BY id LIMIT :limit"
