@@ -99,7 +99,11 @@ async def serve(settings: Settings) -> None:
         lambda basket_id: baskets.snapshot_for_feed(basket_id),
         stall_seconds=settings.watch_stall_seconds,
     )
-    units = UnitOfWorkFactory(database, local_fan_out=None if on_postgres else feed.publish)
+    units = UnitOfWorkFactory(
+        database,
+        local_fan_out=None if on_postgres else feed.publish,
+        cart_cache_bytes=settings.cart_cache_mb * 1024 * 1024,
+    )
     limits = settings.limits()
     cart_limits = CartLimits(items_per_cart=limits.items_per_cart, quantity=limits.quantity)
     baskets = BasketHandlers(units, feed, on_commit=on_commit, limits=cart_limits)

@@ -71,6 +71,11 @@ class Settings:
     db_pool_size: int = setting(
         10, "Database connections kept open (PostgreSQL).", groups=("serve", "relay")
     )
+    cart_cache_mb: int = setting(
+        64,
+        "Megabytes of cart documents each server process keeps of the carts it last committed"
+        " (PostgreSQL), so that its next change of one reads nothing first; 0: off.",
+    )
     grace_period: float = setting(
         10.0, "Seconds running calls may take to finish after SIGTERM/SIGINT."
     )

@@ -50,10 +50,19 @@ group_commit_changes = Histogram(
 )
 group_commit_reruns = Counter(
     "cartservice_group_commit_reruns",
-    "Changes run again alone, rows locked: their cart changed since it was read (changed), or "
-    "they wrote something whose answer they needed (needs_lock).",
+    "Changes run again alone, rows locked: their cart changed since it was read (changed), "
+    "they wrote something whose answer they needed (needs_lock), or they failed or wrote "
+    "nothing on a cart from the cache (cached).",
     ("reason",),
 )
+_cart_cache_reads = Counter(
+    "cartservice_cart_cache_reads",
+    "Changes that looked for their cart among those this process last committed (PostgreSQL):"
+    " found (hit) or read from the database (miss).",
+    ("result",),
+)
+cart_cache_hits = _cart_cache_reads.labels("hit")
+cart_cache_misses = _cart_cache_reads.labels("miss")
 
 # Label children by (type, method[, code]), looked up once: .labels() takes a lock each time.
 _started: dict[tuple[str, str], Counter] = {}

@@ -104,7 +104,7 @@ class _Carts:
     def add(self, cart: Cart) -> None:
         self._new.append(cart)
 
-    async def get(self, cart_id: int, *, for_update: bool = False) -> Cart:
+    async def get(self, cart_id: int, *, for_update: bool = False, cached: bool = True) -> Cart:
         version, document, _ = self._committed(cart_id)
         held = (b.basket_id for b in self._store.baskets.values() if b.cart_id == cart_id)
         cart = decode_cart(document, version, next(held, None))

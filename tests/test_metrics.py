@@ -60,6 +60,11 @@ def test_metrics_count_rpcs_streams_the_backlog_and_the_relay(tmp_path: Path) ->
                 carts = CartServiceStub(channel)
                 cart = carts.CreateCart(pb.CreateCartRequest(), metadata=me).carts[0]
                 carts.GetCart(pb.GetCartRequest(cart_id=cart.id), metadata=me)
+                for n in range(2):  # the first reads the cart, the second finds it cached
+                    merge = pb.PatchUpdateCartPropertiesRequest(
+                        cart_id=cart.id, cart_properties={"n": str(n)}
+                    )
+                    carts.PatchUpdateCartProperties(merge, metadata=me)
                 with pytest.raises(grpc.RpcError):
                     carts.GetCart(pb.GetCartRequest(cart_id=9_000_000), metadata=me)
                 baskets = BasketServiceStub(channel)
@@ -89,9 +94,9 @@ def test_metrics_count_rpcs_streams_the_backlog_and_the_relay(tmp_path: Path) ->
     assert value(samples, "grpc_server_started_total", **rpc("WatchBasket", basket)) == 1
     assert value(samples, handled, **rpc("WatchBasket", basket, grpc_code="OK")) is None  # open
     assert value(samples, "cartservice_watch_streams") == 1
-    # Waiting for RabbitMQ: cart.created of CreateCart, and CreateBasket's cart.created and
-    # basket.created; EventBridge's copies went out.
-    assert pending == 3
+    # Waiting for RabbitMQ: cart.created of CreateCart, the two merges' cart.updated, and
+    # CreateBasket's cart.created and basket.created; EventBridge's copies went out.
+    assert pending == 5
     age = value(samples, "cartservice_outbox_oldest_pending_age_seconds", destination="rabbitmq")
     assert age is not None and age > 0
     assert value(samples, "cartservice_outbox_pending_events", destination="eventbridge") == 0
@@ -104,3 +109,5 @@ def test_metrics_count_rpcs_streams_the_backlog_and_the_relay(tmp_path: Path) ->
     grouped = value(samples, "cartservice_group_commit_changes_count")
     assert grouped is not None and grouped >= 1  # CreateCart committed in a group
     assert value(samples, "cartservice_group_commit_reruns_total", reason="changed") is None
+    assert value(samples, "cartservice_cart_cache_reads_total", result="miss") == 1
+    assert value(samples, "cartservice_cart_cache_reads_total", result="hit") == 1

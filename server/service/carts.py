@@ -194,8 +194,8 @@ class CartHandlers:
 
     async def _change(self, command: c.CartCommand, identity: Identity, apply: Apply) -> Changed:
         async def change(uow: UnitOfWork) -> Changed:
-            cart = await self._load(uow, command.cart_id, identity)
             changes_cart = type(command) not in _READS_ONLY
+            cart = await self._load(uow, command.cart_id, identity, cached=changes_cart)
             basket = await _basket_of(uow, cart) if changes_cart else None
             stamp = self._stamp(identity)
             catalog = await uow.catalog_of(cart) if type(command) in _NEED_CATALOG else EMPTY
@@ -234,10 +234,12 @@ class CartHandlers:
         return Stamp(actor=identity.user_id, now_ms=self._clock())
 
     @staticmethod
-    async def _load(uow: UnitOfWork, cart_id: int, identity: Identity) -> Cart:
+    async def _load(
+        uow: UnitOfWork, cart_id: int, identity: Identity, *, cached: bool = True
+    ) -> Cart:
         """The cart, held for the change, if the caller may reach it: every change loads it
         here."""
-        cart = await uow.carts.get(cart_id, for_update=True)
+        cart = await uow.carts.get(cart_id, for_update=True, cached=cached)
         access.authorize_cart(identity, cart)
         return cart
 

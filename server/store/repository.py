@@ -11,9 +11,15 @@ from typing import Any
 
 from cartservice.cart.v1 import cart_pb2
 
+from server import metrics
 from server.domain.errors import NotFound
 from server.domain.model import Cart
-from server.store.catalog_repository import CART_CATALOG_VERSIONS, CatalogVersions
+from server.store.cart_cache import CachedCart, CartCache
+from server.store.catalog_repository import (
+    CART_CATALOG_VERSIONS,
+    DEFAULT_COLLECTION,
+    CatalogVersions,
+)
 from server.store.documents import (
     assign_part_ids,
     cart_message,
@@ -42,18 +48,33 @@ _INSERT = Statement(
     " :created_time, :updated_time, :document)"
 )
 _SET = "status = :status, version = :version, updated_time = :updated_time, document = :document"
-_UPDATE = {
-    # Only where the version read is still there, else the transaction aborts (migration 0008):
-    # a change that held no lock (server.store.group_commit) never overwrites another's.
-    "postgresql": Statement(
-        f"WITH changed AS (UPDATE carts SET {_SET} WHERE id = :id AND version = :read_version"
+
+
+def _version_checked(condition: str) -> Statement:
+    """Only where what the change started from is still there, else the transaction aborts
+    (migration 0008): a change that held no lock (server.store.group_commit) never overwrites
+    another's."""
+    return Statement(
+        f"WITH changed AS (UPDATE carts SET {_SET} WHERE id = :id AND {condition}"
         " RETURNING id) SELECT cartservice_cart_changed(:id) WHERE NOT EXISTS"
         " (SELECT FROM changed)",
         verb="UPDATE",
-    ),
+    )
+
+
+_UPDATE = {
+    "postgresql": _version_checked("version = :read_version"),
     # A change on SQLite holds the write lock from BEGIN IMMEDIATE.
     "sqlite": Statement(f"UPDATE carts SET {_SET} WHERE id = :id"),
 }
+# A change that started from the cache (server.store.cart_cache) also priced it with the
+# catalogs of the cached versions: a catalog loaded since then sends it back too.
+_UPDATE_CACHED = _version_checked(
+    "version = :read_version AND (SELECT version FROM catalogs WHERE catalogs.collection_id ="
+    " carts.collection_id) IS NOT DISTINCT FROM :catalog_version AND (SELECT version FROM"
+    f" catalogs WHERE catalogs.collection_id = {DEFAULT_COLLECTION}) IS NOT DISTINCT FROM"
+    " :default_catalog_version"
+)
 _UPDATED = ("id", "status", "version", "updated_time", "document")
 _DELETE = Statement("DELETE FROM carts WHERE id = :id")
 
@@ -76,21 +97,40 @@ def _columns(cart: Cart) -> dict[str, Any]:
 
 
 class CartRepository:
-    def __init__(self, connection: Connection, part_ids: PartIds) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        part_ids: PartIds,
+        cache: CartCache | None = None,
+        *,
+        reads_cache: bool = False,
+    ) -> None:
+        """`cache`: where committed carts go (`committed`); `reads_cache`: a change may start
+        from a cart found there."""
         self._connection = connection
         self._part_ids = part_ids
+        self._cache = cache
+        self._reads_cache = reads_cache and cache is not None
         self._new: list[Cart] = []
         # Carts loaded for a change, with the version they were loaded at.
         self._locked: dict[int, tuple[Cart, int]] = {}
         # The versions of their catalogs, read with them.
         self.catalog_versions: dict[int, CatalogVersions] = {}
+        # Carts this change started from the cache, and what it wrote (None: deleted).
+        self.from_cache: set[int] = set()
+        self._written: dict[int, CachedCart | None] = {}
 
     def add(self, cart: Cart) -> None:
         self._new.append(cart)
 
-    async def get(self, cart_id: int, *, for_update: bool = False) -> Cart:
+    async def get(self, cart_id: int, *, for_update: bool = False, cached: bool = True) -> Cart:
         """The cart with all its parts; `for_update` holds it for the change (row-locked, or
-        version-checked when written) and writes it back on flush if it changed."""
+        version-checked when written) and writes it back on flush if it changed, and may come
+        from the cache unless `cached` is False (a change that writes nothing checks nothing)."""
+        if for_update and cached and self._reads_cache:
+            found = self._cached(cart_id)
+            if found is not None:
+                return found
         if for_update:
             statement = _LOCK if self._connection.locks_rows else _READ_FOR_CHANGE
         else:
@@ -103,6 +143,38 @@ class CartRepository:
             self.track(cart)
             self.catalog_versions[cart_id] = CatalogVersions.of_row(row)
         return cart
+
+    def _cached(self, cart_id: int) -> Cart | None:
+        assert self._cache is not None
+        entry = self._cache.get(cart_id)
+        if entry is None:
+            metrics.cart_cache_misses.inc()
+            return None
+        metrics.cart_cache_hits.inc()
+        cart = decode_cart(entry.document, entry.version, entry.basket_id)
+        self.track(cart)
+        self.catalog_versions[cart_id] = entry.catalog_versions
+        self.from_cache.add(cart_id)
+        return cart
+
+    def unconfirmed(self) -> set[int]:
+        """Carts this change started from the cache and does not write back: nothing checked
+        that they are still what is committed."""
+        return self.from_cache - self._written.keys()
+
+    def committing(self) -> None:
+        """The cache forgets the carts being written until they are committed (a caller
+        cancelled meanwhile never hears whether they were)."""
+        if self._cache is not None:
+            for cart_id in self._written:
+                self._cache.drop(cart_id)
+
+    def committed(self) -> None:
+        """The carts written, as committed, into the cache."""
+        if self._cache is not None:
+            for cart_id, entry in self._written.items():
+                if entry is not None:
+                    self._cache.put(cart_id, entry)
 
     async def get_message(self, cart_id: int) -> cart_pb2.Cart:
         """The cart as GetCart answers it, straight from its document (no domain objects)."""
@@ -128,6 +200,7 @@ class CartRepository:
 
     async def delete(self, cart: Cart) -> None:
         self._locked.pop(cart.id or 0, None)
+        self._written[cart.id or 0] = None
         await self._connection.execute_later(_DELETE, {"id": cart.id})
 
     async def flush(self) -> None:
@@ -142,10 +215,26 @@ class CartRepository:
             cart.id = next(ids)
             assign_part_ids(cart, ids.__next__, parts[id(cart)])
             await self._connection.execute_later(_INSERT, _columns(cart))
-        update = _UPDATE[self._connection.dialect]
         for cart, read_version in changed:
             assign_part_ids(cart, ids.__next__, parts[id(cart)])
-            columns = _columns(cart)
-            written = {name: columns[name] for name in _UPDATED}
-            await self._connection.execute_later(update, {**written, "read_version": read_version})
+            await self._update(cart, read_version)
             self.track(cart)
+
+    async def _update(self, cart: Cart, read_version: int) -> None:
+        assert cart.id is not None
+        columns = _columns(cart)
+        values = {name: columns[name] for name in _UPDATED}
+        values["read_version"] = read_version
+        catalogs = self.catalog_versions.get(cart.id)
+        if cart.id in self.from_cache:
+            assert catalogs is not None
+            update = _UPDATE_CACHED
+            values.update(catalog_version=catalogs.own, default_catalog_version=catalogs.fallback)
+        else:
+            update = _UPDATE[self._connection.dialect]
+        await self._connection.execute_later(update, values)
+        self._written[cart.id] = (
+            None  # its catalogs' versions unknown here (a basket's read has them)
+            if catalogs is None
+            else CachedCart(columns["document"], cart.version, cart.basket_id, catalogs)
+        )

@@ -11,6 +11,7 @@ from server import metrics
 from server.domain.catalog import Catalog
 from server.domain.model import Cart
 from server.store.basket_repository import BasketRepository
+from server.store.cart_cache import DEFAULT_MAX_BYTES, CartCache
 from server.store.catalog_repository import CatalogCache, CatalogRepository
 from server.store.driver import Connection, Database, Statement
 from server.store.group_commit import GroupCommit, GroupedConnection, NeedsLock
@@ -39,9 +40,13 @@ class UnitOfWork:
         catalogs: CatalogCache,
         read_only: bool = False,
         group: GroupCommit | None = None,
+        carts: CartCache | None = None,
     ) -> None:
+        """`carts`: the process's committed carts (PostgreSQL), which a change in a group may
+        start from."""
         self._database = database
         self._group = group
+        self._cart_cache = carts
         self._catalog_cache = catalogs
         self._part_ids = part_ids
         self._local_fan_out = local_fan_out
@@ -60,7 +65,12 @@ class UnitOfWork:
         if not (self._read_only and connection.dialect == "postgresql"):
             await connection.begin(write=not self._read_only)
         self._connection = connection
-        self.carts = CartRepository(connection, self._part_ids)
+        self.carts = CartRepository(
+            connection,
+            self._part_ids,
+            None if self._read_only else self._cart_cache,
+            reads_cache=self._group is not None,
+        )
         self.baskets = BasketRepository(connection)
         self.catalogs = CatalogRepository(connection, self._catalog_cache)
         self.outbox = OutboxWriter(connection)
@@ -93,13 +103,17 @@ class UnitOfWork:
         self._basket_changes.append(change)
 
     async def commit(self) -> None:
+        if self.carts.unconfirmed():
+            raise NeedsLock("a cart from the cache, not written back", reason="cached")
         await self.outbox.write()
         if self._basket_changes and self._local_fan_out is None:
             # PostgreSQL delivers a NOTIFY to every listening server process on commit, never
             # for a transaction that rolls back.
             for change in self._basket_changes:
                 await self._connection.execute_later(_NOTIFY, {"payload": change.to_payload()})
+        self.carts.committing()
         await self._connection.commit()
+        self.carts.committed()
         if self._local_fan_out is not None:
             for change in self._basket_changes:
                 self._local_fan_out(change)
@@ -116,14 +130,22 @@ async def _grouped(database: Database, group: GroupCommit) -> AsyncIterator[Grou
 
 
 class UnitOfWorkFactory:
-    def __init__(self, database: Database, local_fan_out: LocalFanOut | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        local_fan_out: LocalFanOut | None = None,
+        *,
+        cart_cache_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         """`local_fan_out`: where basket changes go after commit when the database cannot
-        NOTIFY (the embedded SQLite default); None on PostgreSQL."""
+        NOTIFY (the embedded SQLite default); None on PostgreSQL. `cart_cache_bytes`: the
+        documents of committed carts kept for the next change of each (PostgreSQL)."""
         self._database = database
         self._part_ids = PartIds()
         self._local_fan_out = local_fan_out
         self._catalogs = CatalogCache()
         self._group = GroupCommit(database) if database.dialect == "postgresql" else None
+        self._carts = CartCache(cart_cache_bytes if self._group is not None else 0)
 
     async def run(self, work: Callable[[UnitOfWork], Awaitable[T]], *, key: Hashable = None) -> T:
         """Runs a change, `work` (which commits the unit of work it is given): on PostgreSQL in
@@ -133,13 +155,35 @@ class UnitOfWorkFactory:
             async with self() as uow:
                 return await work(uow)
         async with self._group.holding(key) if key is not None else nullcontext():
+            grouped = self._unit(group=self._group)
             try:
-                async with self._unit(group=self._group) as uow:
-                    return await work(uow)
+                async with grouped as uow:
+                    return await self._trusting_no_cache_unchecked(work, uow)
             except NeedsLock as rerun:
                 metrics.group_commit_reruns.labels(rerun.reason).inc()
+                if rerun.reason == "changed":
+                    for cart_id in grouped.carts.from_cache:
+                        self._carts.contended(cart_id)
             async with self() as uow:
                 return await work(uow)
+
+    @staticmethod
+    async def _trusting_no_cache_unchecked(
+        work: Callable[[UnitOfWork], Awaitable[T]], uow: UnitOfWork
+    ) -> T:
+        """`work`'s outcome, unless it rests on a cached cart that no write checked (an error
+        or an answer without a change): that one runs again on what is committed."""
+        try:
+            result = await work(uow)
+        except NeedsLock:
+            raise
+        except Exception as error:
+            if uow.carts.from_cache:
+                raise NeedsLock(f"failed from a cached cart: {error}", reason="cached") from error
+            raise
+        if uow.carts.unconfirmed():
+            raise NeedsLock("answered from a cached cart", reason="cached")
+        return result
 
     def _unit(self, *, read_only: bool = False, group: GroupCommit | None = None) -> UnitOfWork:
         return UnitOfWork(
@@ -149,6 +193,7 @@ class UnitOfWorkFactory:
             catalogs=self._catalogs,
             read_only=read_only,
             group=group,
+            carts=self._carts,
         )
 
     def __call__(self) -> UnitOfWork:
