@@ -20,6 +20,7 @@ from server.domain.model import Cart
 from server.store.catalog_repository import CART_CATALOG_VERSIONS, CatalogVersions
 from server.store.documents import decode_cart
 from server.store.driver import Connection, KeyedRead, Row, Statement
+from server.store.repository import CartRepository
 
 RESERVED = "reserved"
 SOLD = "sold"
@@ -112,8 +113,13 @@ def _columns(state: BasketState) -> dict[str, Any]:
 
 
 class BasketRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, carts: CartRepository | None = None) -> None:
+        """`carts`: the unit of work's, which holds a basket's cart for the change (and may
+        have it, with the basket's row, from the cart cache)."""
         self._connection = connection
+        self._carts = carts
+        # The rows this unit of work saved, for the cache once they commit.
+        self.saved: list[dict[str, Any]] = []
         self.catalog_versions: dict[int, CatalogVersions] = {}
         # Products read in this unit of work (None: no such product), until its stock changes:
         # a basket change and the basket it answers need them once.
@@ -136,20 +142,29 @@ class BasketRepository:
         catalogs, in catalog_versions); `for_update` locks both rows where the connection
         holds rows so. Unlocked, a change's writes still check the cart's version, and every
         change of a basket's state changes its cart."""
+        carts = self._carts
+        if for_update and carts is not None and carts.reads_cache:
+            cached = carts.basket_from_cache(basket_id)
+            if cached is not None:
+                return _state(cached[0]), cached[1]
         locking = for_update and self._connection.locks_rows
         statement = _LOCK_WITH_CART if locking else _READ_WITH_CART
         row = await self._connection.fetch_one(statement, {"key": basket_id})
         if row is None:
             raise NotFound("basket", basket_id, reason=BASKET_NOT_FOUND)
         cart = decode_cart(bytes(row["document"]), row["version"], basket_id)
-        self.catalog_versions[cart.id or 0] = CatalogVersions.of_row(row)
+        versions = self.catalog_versions[cart.id or 0] = CatalogVersions.of_row(row)
+        if carts is not None:
+            carts.catalog_versions[cart.id or 0] = versions
         return _state(row), cart
 
     async def add(self, state: BasketState) -> None:
         await self._connection.execute(_ADD, {**_columns(state), "cart_id": state.cart_id})
 
     async def save(self, state: BasketState) -> None:
-        await self._connection.execute_later(_SAVE, _columns(state))
+        columns = _columns(state)
+        await self._connection.execute_later(_SAVE, columns)
+        self.saved.append({**columns, "cart_id": state.cart_id})
 
     # ---- catalog ----
 

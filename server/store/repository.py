@@ -14,7 +14,7 @@ from cartservice.cart.v1 import cart_pb2
 from server import metrics
 from server.domain.errors import NotFound
 from server.domain.model import Cart
-from server.store.cart_cache import CachedCart, CartCache
+from server.store.cart_cache import CachedBasket, CachedCart, CartCache
 from server.store.catalog_repository import (
     CART_CATALOG_VERSIONS,
     DEFAULT_COLLECTION,
@@ -77,6 +77,10 @@ _UPDATE_CACHED = _version_checked(
 )
 _UPDATED = ("id", "status", "version", "updated_time", "document")
 _DELETE = Statement("DELETE FROM carts WHERE id = :id")
+
+
+def _count(found: object) -> None:
+    (metrics.cart_cache_misses if found is None else metrics.cart_cache_hits).inc()
 
 
 def cart_from_row(row: Row) -> Cart:
@@ -144,18 +148,40 @@ class CartRepository:
             self.catalog_versions[cart_id] = CatalogVersions.of_row(row)
         return cart
 
+    @property
+    def reads_cache(self) -> bool:
+        return self._reads_cache
+
     def _cached(self, cart_id: int) -> Cart | None:
         assert self._cache is not None
         entry = self._cache.get(cart_id)
-        if entry is None:
-            metrics.cart_cache_misses.inc()
+        _count(entry)
+        return None if entry is None else self._adopt(cart_id, entry)
+
+    def basket_from_cache(self, basket_id: str) -> tuple[dict[str, Any], Cart] | None:
+        """A basket's row and its cart as this process committed them, held for the change
+        like a cart from the cache; None when they are not cached together."""
+        assert self._cache is not None
+        found = self._cache.get_basket(basket_id)
+        _count(found)
+        if found is None:
             return None
-        metrics.cart_cache_hits.inc()
+        basket, entry = found
+        return basket.row, self._adopt(basket.cart_id, entry)
+
+    def _adopt(self, cart_id: int, entry: CachedCart) -> Cart:
         cart = decode_cart(entry.document, entry.version, entry.basket_id)
         self.track(cart)
         self.catalog_versions[cart_id] = entry.catalog_versions
         self.from_cache.add(cart_id)
         return cart
+
+    def remember_basket(self, row: dict[str, Any]) -> None:
+        """After `committed`: the basket's row, saved with its cart, into the cache."""
+        entry = self._written.get(row["cart_id"])
+        if self._cache is not None and entry is not None:
+            basket = CachedBasket(row, row["cart_id"], entry.version)
+            self._cache.put_basket(row["basket_id"], basket)
 
     def unconfirmed(self) -> set[int]:
         """Carts this change started from the cache and does not write back: nothing checked

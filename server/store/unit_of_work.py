@@ -71,7 +71,7 @@ class UnitOfWork:
             None if self._read_only else self._cart_cache,
             reads_cache=self._group is not None,
         )
-        self.baskets = BasketRepository(connection)
+        self.baskets = BasketRepository(connection, self.carts)
         self.catalogs = CatalogRepository(connection, self._catalog_cache)
         self.outbox = OutboxWriter(connection)
         return self
@@ -114,6 +114,8 @@ class UnitOfWork:
         self.carts.committing()
         await self._connection.commit()
         self.carts.committed()
+        for row in self.baskets.saved:
+            self.carts.remember_basket(row)
         if self._local_fan_out is not None:
             for change in self._basket_changes:
                 self._local_fan_out(change)

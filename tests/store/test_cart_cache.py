@@ -19,12 +19,16 @@ from server import metrics
 from server.api.cart_servicer import CartServicer
 from server.auth.identity import Identity, Role, bind_caller
 from server.domain.errors import FailedPrecondition
+from server.service import commands as c
+from server.service.baskets import BasketHandlers
 from server.service.carts import CartHandlers
 from server.service.catalogs import CatalogHandlers
 from server.store.cart_cache import CachedCart, CartCache
-from server.store.catalog_repository import CatalogVersions
+from server.store.catalog_repository import DEFAULT_COLLECTION, CatalogVersions
+from server.store.demo_catalog import GIFT_VOUCHER_50, demo_document
 from server.store.driver import ROUND_TRIP, Database
 from server.store.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from server.watch.basket_feed import BasketFeed
 from tests.conftest import fresh_postgres_database
 from tests.support import migrated_database
 
@@ -240,3 +244,70 @@ def test_a_calculation_reads_the_committed_cart() -> None:
     checkout, rerun = two_processes(scenario)
     assert [item.quantity for item in checkout.items] == [2, 4]
     assert rerun == 0
+
+
+# ---- baskets: the row and its cart from the cache together ----
+
+
+def two_basket_processes(scenario: Callable[..., Awaitable[Any]]) -> Any:
+    """`scenario(database, here, there)`: the basket handlers of two processes on one database
+    with the demo catalog's products."""
+
+    async def run() -> Any:
+        with fresh_postgres_database("cartservice_cart_cache") as url:
+            database = await migrated_database(url, 4)
+            factories = (UnitOfWorkFactory(database), UnitOfWorkFactory(database))
+            await CatalogHandlers(factories[1]).store(DEFAULT_COLLECTION, demo_document())
+            here, there = (BasketHandlers(units, BasketFeed(_nothing)) for units in factories)
+            try:
+                return await scenario(database, here, there)
+            finally:
+                await database.close()
+
+    return asyncio.run(run())
+
+
+async def _nothing(_: str) -> None:
+    return None
+
+
+def test_a_basket_change_after_one_here_reads_only_its_products() -> None:
+    async def scenario(database: Database, here: BasketHandlers, _: Any) -> Any:
+        await here.handle(c.CreateBasket("b-1", "web"), CALLER)
+        await here.handle(c.AddBasketItem("b-1", GIFT_VOUCHER_50, 1), CALLER)  # reads, caches
+        heard: list[str] = []
+        database.listener = heard.append
+        answer = await here.handle(c.AddBasketItem("b-1", GIFT_VOUCHER_50, 1), CALLER)
+        database.listener = None
+        return answer.basket, heard
+
+    basket, heard = two_basket_processes(scenario)
+    assert len(basket.items) == 2
+    # The products (the basket's and the added one); then the cart, the basket's row, the
+    # outbox rows and the watchers' NOTIFY (a SELECT of pg_notify) with COMMIT.
+    trip = ROUND_TRIP
+    assert heard == [
+        "SELECT",
+        trip,
+        "BEGIN",
+        "UPDATE",
+        "UPDATE",
+        "INSERT",
+        "SELECT",
+        "COMMIT",
+        trip,
+    ]
+
+
+def test_a_basket_changed_by_another_process_keeps_both_changes() -> None:
+    async def scenario(database: Database, here: BasketHandlers, there: BasketHandlers) -> Any:
+        await here.handle(c.CreateBasket("b-2", "web"), CALLER)
+        await here.handle(c.AddBasketItem("b-2", GIFT_VOUCHER_50, 1), CALLER)  # cached here
+        await there.handle(c.AddBasketItem("b-2", GIFT_VOUCHER_50, 2), CALLER)
+        before = reruns("changed")
+        answer = await here.handle(c.AddBasketItem("b-2", GIFT_VOUCHER_50, 1), CALLER)
+        return answer.basket, reruns("changed") - before
+
+    basket, rerun = two_basket_processes(scenario)
+    assert len(basket.items) == 4
+    assert rerun == 1
