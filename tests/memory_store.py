@@ -112,8 +112,12 @@ class _Carts:
             self.track(cart)
         return cart
 
-    async def get_message(self, cart_id: int) -> cart_pb2.Cart:
-        return cart_message(self._committed(cart_id)[1])
+    async def get_message(self, cart_id: int, into: cart_pb2.Cart | None = None) -> cart_pb2.Cart:
+        message = cart_message(self._committed(cart_id)[1])
+        if into is None:
+            return message
+        into.CopyFrom(message)
+        return into
 
     def track(self, cart: Cart) -> None:
         assert cart.id is not None

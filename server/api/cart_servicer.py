@@ -103,7 +103,9 @@ class CartServicer(cart_service_pb2_grpc.CartServiceServicer):
 
     async def GetCart(self, request: pb.GetCartRequest, context: Context) -> pb.GetCartResponse:
         require_ids(cart_id=request.cart_id)
-        return pb.GetCartResponse(cart=await self._carts.get(request.cart_id, caller()))
+        answer = pb.GetCartResponse()
+        await self._carts.get(request.cart_id, caller(), into=answer.cart)
+        return answer
 
     async def ListCarts(
         self, request: pb.ListCartsRequest, context: Context

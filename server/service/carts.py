@@ -163,9 +163,12 @@ class CartHandlers:
 
     # ---- queries ----
 
-    async def get(self, cart_id: int, identity: Identity) -> cart_pb2.Cart:
+    async def get(
+        self, cart_id: int, identity: Identity, into: cart_pb2.Cart | None = None
+    ) -> cart_pb2.Cart:
+        """The cart, parsed into `into` (a field of the answer: no copy) if given."""
         async with self._units.reading() as uow:
-            cart = await uow.carts.get_message(cart_id)
+            cart = await uow.carts.get_message(cart_id, into)
         access.authorize_owner(identity, cart.collection_id, cart.user_id, "cart", cart.id)
         return cart
 

@@ -203,6 +203,8 @@ class ReadBatches(_Batches):
         self._waiting: dict[KeyedRead, dict[Any, asyncio.Future[Row | None]]] = {}
 
     async def fetch_one(self, statement: KeyedRead, key: Any) -> Row | None:
+        if not self._waiting and not self._draining:
+            return await self._read_alone(statement, key)
         waiting = self._waiting.setdefault(statement, {})
         found = waiting.get(key)
         if found is None:
@@ -210,6 +212,19 @@ class ReadBatches(_Batches):
             found.add_done_callback(_retrieved)
         self.wake()
         return await asyncio.shield(found)  # others may wait for the same row
+
+    async def _read_alone(self, statement: KeyedRead, key: Any) -> Row | None:
+        """No batch on its way: this read goes at once from the caller's task (a read has no
+        side effect to shield from a cancelled caller), and the reads arriving meanwhile wait
+        for the batch after it."""
+        self._draining += 1
+        try:
+            async with self._database.connection() as connection:
+                return await connection.fetch_one(statement, {"key": key})
+        finally:
+            self._draining -= 1
+            if self._waiting:
+                self.wake()
 
     def _waits(self) -> bool:
         return bool(self._waiting)
@@ -286,6 +301,12 @@ class GroupedConnection:
     async def execute_many_later(self, statement: Statement, rows: Sequence[Params]) -> None:
         if rows:
             self._writes.append((statement, rows, True))
+
+    async def __aenter__(self) -> GroupedConnection:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
 
     async def begin(self, *, write: bool) -> None:
         pass

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from collections.abc import Awaitable, Callable, Hashable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -57,7 +57,7 @@ class UnitOfWork:
         self._holder: AbstractAsyncContextManager[Any] = (
             self._database.connection()
             if self._group is None
-            else _grouped(self._database, self._group)
+            else GroupedConnection(self._database, self._group)
         )
         connection: Connection = await self._holder.__aenter__()
         # A read on PostgreSQL is one statement, which sees one committed state without a
@@ -120,15 +120,6 @@ class UnitOfWork:
             for change in self._basket_changes:
                 self._local_fan_out(change)
         self._basket_changes.clear()
-
-
-@asynccontextmanager
-async def _grouped(database: Database, group: GroupCommit) -> AsyncIterator[GroupedConnection]:
-    connection = GroupedConnection(database, group)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 class UnitOfWorkFactory:
