@@ -113,14 +113,14 @@ def _columns(state: BasketState) -> dict[str, Any]:
 
 
 class BasketRepository:
-    def __init__(self, connection: Connection, carts: CartRepository | None = None) -> None:
-        """`carts`: the unit of work's, which holds a basket's cart for the change (and may
-        have it, with the basket's row, from the cart cache)."""
+    def __init__(self, connection: Connection, carts: CartRepository) -> None:
+        """`carts`: the unit of work's, which holds a basket's cart for the change, with the
+        versions of its catalogs (and may have both, with the basket's row, from the cart
+        cache)."""
         self._connection = connection
         self._carts = carts
         # The rows this unit of work saved, for the cache once they commit.
         self.saved: list[dict[str, Any]] = []
-        self.catalog_versions: dict[int, CatalogVersions] = {}
         # Products read in this unit of work (None: no such product), until its stock changes:
         # a basket change and the basket it answers need them once.
         self._known: dict[str, Product | None] = {}
@@ -138,12 +138,12 @@ class BasketRepository:
     async def with_cart(
         self, basket_id: str, *, for_update: bool = False
     ) -> tuple[BasketState, Cart]:
-        """The basket and its cart in one statement (with the versions of the cart's
-        catalogs, in catalog_versions); `for_update` locks both rows where the connection
-        holds rows so. Unlocked, a change's writes still check the cart's version, and every
-        change of a basket's state changes its cart."""
+        """The basket and its cart in one statement (the versions of the cart's catalogs go
+        to the cart repository's catalog_versions); `for_update` locks both rows where the
+        connection holds rows so. Unlocked, a change's writes still check the cart's version,
+        and every change of a basket's state changes its cart."""
         carts = self._carts
-        if for_update and carts is not None and carts.reads_cache:
+        if for_update and carts.reads_cache:
             cached = carts.basket_from_cache(basket_id)
             if cached is not None:
                 return _state(cached[0]), cached[1]
@@ -153,9 +153,7 @@ class BasketRepository:
         if row is None:
             raise NotFound("basket", basket_id, reason=BASKET_NOT_FOUND)
         cart = decode_cart(bytes(row["document"]), row["version"], basket_id)
-        versions = self.catalog_versions[cart.id or 0] = CatalogVersions.of_row(row)
-        if carts is not None:
-            carts.catalog_versions[cart.id or 0] = versions
+        carts.catalog_versions[cart.id or 0] = CatalogVersions.of_row(row)
         return _state(row), cart
 
     async def add(self, state: BasketState) -> None:

@@ -37,8 +37,7 @@ class CachedCart:
 
 @dataclass(frozen=True, slots=True)
 class CachedBasket:
-    row: dict[str, Any]
-    cart_id: int
+    row: dict[str, Any]  # its columns, cart_id among them
     cart_version: int
 
 
@@ -83,14 +82,14 @@ class CartCache:
         basket = self._baskets.get(basket_id)
         if basket is None:
             return None
-        cart = self.get(basket.cart_id)
+        cart = self.get(basket.row["cart_id"])
         if cart is None or cart.version != basket.cart_version:
             return None
         return basket, cart
 
     def put_basket(self, basket_id: str, basket: CachedBasket) -> None:
         """After its cart's entry (`put`): kept only as long as that entry is."""
-        cart = self._carts.get(basket.cart_id)
+        cart = self._carts.get(basket.row["cart_id"])
         if cart is not None and cart.basket_id == basket_id:
             self._baskets[basket_id] = basket
 

@@ -167,7 +167,7 @@ class CartRepository:
         if found is None:
             return None
         basket, entry = found
-        return basket.row, self._adopt(basket.cart_id, entry)
+        return basket.row, self._adopt(basket.row["cart_id"], entry)
 
     def _adopt(self, cart_id: int, entry: CachedCart) -> Cart:
         cart = decode_cart(entry.document, entry.version, entry.basket_id)
@@ -180,7 +180,7 @@ class CartRepository:
         """After `committed`: the basket's row, saved with its cart, into the cache."""
         entry = self._written.get(row["cart_id"])
         if self._cache is not None and entry is not None:
-            basket = CachedBasket(row, row["cart_id"], entry.version)
+            basket = CachedBasket(row, entry.version)
             self._cache.put_basket(row["basket_id"], basket)
 
     def unconfirmed(self) -> set[int]:
@@ -264,7 +264,7 @@ class CartRepository:
             update = _UPDATE[self._connection.dialect]
         await self._connection.execute_later(update, values)
         self._written[cart.id] = (
-            None  # its catalogs' versions unknown here (a basket's read has them)
+            None  # read without its catalogs' versions: not cached
             if catalogs is None
             else CachedCart(columns["document"], cart.version, cart.basket_id, catalogs)
         )

@@ -81,9 +81,7 @@ class UnitOfWork:
         rules its collection has used up (unless `with_used_up`); cached unless it was loaded
         since the cart was read."""
         cart_id = cart.id or 0
-        versions = self.carts.catalog_versions.get(cart_id) or self.baskets.catalog_versions.get(
-            cart_id
-        )
+        versions = self.carts.catalog_versions.get(cart_id)
         catalog = await self.catalogs.effective(cart.collection_id, versions)
         if with_used_up or not any(rule.usage_limit is not None for rule in catalog.promotions):
             return catalog
@@ -151,7 +149,7 @@ class UnitOfWorkFactory:
             grouped = self._unit(group=self._group)
             try:
                 async with grouped as uow:
-                    return await self._trusting_no_cache_unchecked(work, uow)
+                    return await self._run_checked(work, uow)
             except NeedsLock as rerun:
                 metrics.group_commit_reruns.labels(rerun.reason).inc()
                 if rerun.reason == "changed":
@@ -161,9 +159,7 @@ class UnitOfWorkFactory:
                 return await work(uow)
 
     @staticmethod
-    async def _trusting_no_cache_unchecked(
-        work: Callable[[UnitOfWork], Awaitable[T]], uow: UnitOfWork
-    ) -> T:
+    async def _run_checked(work: Callable[[UnitOfWork], Awaitable[T]], uow: UnitOfWork) -> T:
         """`work`'s outcome, unless it rests on a cached cart that no write checked (an error
         or an answer without a change): that one runs again on what is committed."""
         try:
